@@ -1,0 +1,211 @@
+"""Typed, frozen run configurations and the named presets of the paper's experiments.
+
+Every field has a docstring: tyro turns it into the `--help` text of the matching CLI option.
+The resolved config of a run is saved as `config.json` in its run directory and read back by
+`config_from_dict` (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rlv.errors import RlvError
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """Soft actor-critic settings (defaults: the original RLV / softlearning values)."""
+
+    lr: float = 3e-4
+    """Adam learning rate of actor, critics and temperature."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 5e-3
+    """Polyak factor of the target critics, applied every gradient step."""
+    batch_size: int = 256
+    """Robot (interaction) transitions per gradient step."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the actor and of each critic."""
+    init_alpha: float = 1.0
+    """Initial entropy temperature (log alpha starts at log(init_alpha))."""
+    target_entropy: float | None = None
+    """Entropy target of the temperature loss; None means -|A|."""
+    log_std_min: float = -20.0
+    """Lower clip of the policy's log standard deviation."""
+    log_std_max: float = 2.0
+    """Upper clip of the policy's log standard deviation."""
+
+
+@dataclass(frozen=True)
+class RLVConfig:
+    """Settings specific to RLV: the observation (video) data, the inverse model and the relabelling."""
+
+    dataset: Path | None = None
+    """Action-free observation dataset directory (see docs/dataset_format.md). Required for algo=rlv."""
+    obs_batch_size: int = 256
+    """Observation transitions per gradient step (stacked under the robot batch)."""
+    max_episodes: int | None = None
+    """Use only the first N episodes of the dataset (ablation: amount of observation data)."""
+    idm_hidden: tuple[int, ...] = (64, 64, 64)
+    """Hidden widths of the inverse dynamics model d(o, o') -> a."""
+    idm_lr: float = 3e-4
+    """Adam learning rate of the inverse dynamics model."""
+    reward_scale: float = 10.0
+    """Relabelled reward of a done observation transition (the end of a successful video)."""
+    reward_bottom: float = -1.0
+    """Relabelled reward of every other observation transition."""
+    action_source: Literal["idm", "oracle", "zero"] = "idm"
+    """Actions for observation rows: inverse model (RLV), the dataset's true_actions (oracle), or zeros."""
+    reward_source: Literal["relabel", "true"] = "relabel"
+    """Rewards for observation rows: the sparse relabel rule (RLV) or the dataset's ground-truth rewards."""
+    timelimit_done: bool = False
+    """Original quirk: the last transition of every episode is done (and gets `reward_scale`),
+    also when the episode only hit the time limit."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: environment, algorithm, schedule, outputs."""
+
+    env: str = "acrobot"
+    """Environment: `acrobot`, or `gym:<id>` for any Gymnasium env with a Box action space."""
+    algo: Literal["sac", "rlv"] = "sac"
+    """Algorithm: plain SAC on robot data, or RLV (SAC on robot + labelled observation data)."""
+    label: str = ""
+    """Method name used to group runs in plots and tables (defaults to the preset name or algo)."""
+    seed: int = 0
+    """Seed of networks, replay sampling, exploration and environment resets."""
+    total_steps: int = 100_000
+    """Environment steps to train for."""
+    random_steps: int = 1000
+    """Uniform-random environment steps before the policy acts and updates start."""
+    updates_per_step: int = 1
+    """Gradient steps per environment step (UTD ratio)."""
+    horizon: int | None = None
+    """Episode length limit; None keeps the environment's own (acrobot: 100)."""
+    eval_every: int = 1000
+    """Deterministic evaluation every N environment steps (one original 'epoch')."""
+    eval_episodes: int = 5
+    """Episodes per evaluation, acting with tanh(mean)."""
+    log_every: int = 1000
+    """Write a row of train.csv every N environment steps."""
+    checkpoint_every: int = 10_000
+    """Write a resumable checkpoint at the first episode end after every N environment steps."""
+    keep_checkpoints: int = 2
+    """How many step checkpoints to keep (the final one is always kept)."""
+    save_replay: bool = True
+    """Store the robot replay with checkpoints (needed for an exact resume)."""
+    replay_size: int = 1_000_000
+    """Capacity of the robot replay."""
+    out: Path = Path("runs/run")
+    """Run directory to create (must not exist unless resuming)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (needs the `tensorboard` extra)."""
+    threads: int = 1
+    """torch CPU threads for this run (1 is fastest for these small networks)."""
+    device: str = "cpu"
+    """torch device (cpu or cuda)."""
+    progress: bool = True
+    """Show a progress bar with steps/s and the last evaluation."""
+    sac: SACConfig = field(default_factory=SACConfig)
+    rlv: RLVConfig = field(default_factory=RLVConfig)
+
+
+def _acrobot_rlv(**rlv: Any) -> TrainConfig:
+    return TrainConfig(
+        env="acrobot", algo="rlv", rlv=RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv)
+    )
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "acrobot-sac": TrainConfig(env="acrobot", algo="sac"),
+    "acrobot-rlv": _acrobot_rlv(),
+    "acrobot-rlv-oracle-actions": _acrobot_rlv(action_source="oracle"),
+    "acrobot-rlv-zero-actions": _acrobot_rlv(action_source="zero"),
+    "acrobot-rlv-true-rewards": _acrobot_rlv(reward_source="true"),
+    "acrobot-rlv-timelimit-done": _acrobot_rlv(timelimit_done=True),
+    "pendulum-sac": TrainConfig(env="gym:Pendulum-v1", algo="sac", total_steps=20_000),
+}
+"""Named presets. `rlv train PRESET --option value` overrides single fields."""
+
+PRESET_HELP: dict[str, str] = {
+    "acrobot-sac": "SAC from scratch on continuous Acrobot (horizon 100).",
+    "acrobot-rlv": "RLV on continuous Acrobot; needs --rlv.dataset.",
+    "acrobot-rlv-oracle-actions": "RLV ablation: observation rows use the dataset's true actions.",
+    "acrobot-rlv-zero-actions": "RLV ablation: observation rows use zero actions.",
+    "acrobot-rlv-true-rewards": "RLV ablation: observation rows use the dataset's true rewards.",
+    "acrobot-rlv-timelimit-done": "RLV with the original quirk: time-limit ends count as done.",
+    "pendulum-sac": "SAC on gym:Pendulum-v1 (a quick sanity check of SAC).",
+}
+
+
+def get_preset(name: str) -> TrainConfig:
+    """Return the preset called `name`, with its label set, or raise a readable error."""
+    if name not in PRESETS:
+        raise RlvError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return dataclasses.replace(PRESETS[name], label=name)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config dataclass."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    return {key: convert(value) for key, value in dataclasses.asdict(config).items()} | {
+        key: config_to_dict(getattr(config, key))
+        for key in (f.name for f in dataclasses.fields(config))
+        if dataclasses.is_dataclass(getattr(config, key))
+    }
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(kind):
+        return config_from_dict(kind, value)
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return _coerce(options[0], value)
+    if origin is tuple:
+        return tuple(value)
+    if kind is Path:
+        return Path(value)
+    return value
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass from `config_to_dict` output; unknown keys are an error."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise RlvError(f"unknown config keys for {cls.__name__}: {sorted(unknown)}")
+    return cls(**{key: _coerce(hints[key], value) for key, value in data.items()})
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    """Write the resolved config as JSON."""
+    path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+
+
+def load_config(path: Path) -> TrainConfig:
+    """Read a run's `config.json`."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise RlvError(f"{path}: no such file (not a run directory?)") from error
+    except json.JSONDecodeError as error:
+        raise RlvError(f"{path}: not valid JSON ({error.msg})") from error
+    return config_from_dict(TrainConfig, data)

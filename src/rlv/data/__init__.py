@@ -1,0 +1,1 @@
+"""Data: the action-free dataset format, the replay buffer, collectors."""

@@ -1,0 +1,201 @@
+"""Action-free observation datasets on disk: one compressed `.npz` per episode plus `meta.json`.
+
+Layout (format `rlv-dataset`, version 1; full description in docs/dataset_format.md):
+
+    DS/meta.json
+    DS/episodes/episode_000000_len100.npz   obs (T+1, *obs_shape), success () bool,
+                                            optional true_actions (T, act_dim), rewards (T,)
+
+An episode of T transitions holds T+1 observations. Its last transition is done when `success`
+is true (the end of a successful video). Nothing is pickled: `.npz` files are read with
+`allow_pickle=False`. Writes go to a temporary sibling directory renamed into place at the end,
+so a dataset directory either is complete or does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlv.errors import RlvError
+
+FORMAT_NAME = "rlv-dataset"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Episode:
+    """One video / trajectory: T+1 observations, T transitions."""
+
+    obs: np.ndarray
+    success: bool
+    true_actions: np.ndarray | None = None
+    rewards: np.ndarray | None = None
+
+    @property
+    def length(self) -> int:
+        """Number of transitions T."""
+        return len(self.obs) - 1
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: its episodes and its metadata."""
+
+    path: Path
+    meta: dict[str, Any]
+    episodes: list[Episode] = field(default_factory=list)
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return tuple(self.meta["obs_shape"])
+
+    @property
+    def num_transitions(self) -> int:
+        return sum(episode.length for episode in self.episodes)
+
+
+def _check_episode(episode: Episode, where: str) -> None:
+    obs = episode.obs
+    if obs.ndim < 2 or len(obs) < 2:
+        raise RlvError(f"{where}: an episode needs at least 2 observations, got shape {obs.shape}")
+    if np.issubdtype(obs.dtype, np.floating) and not np.all(np.isfinite(obs)):
+        raise RlvError(f"{where}: observations contain NaN or inf")
+    for name, value, shape in (
+        ("true_actions", episode.true_actions, (episode.length,)),
+        ("rewards", episode.rewards, (episode.length,)),
+    ):
+        if value is None:
+            continue
+        if value.shape[:1] != shape:
+            raise RlvError(f"{where}: {name} has {value.shape[0]} rows for {episode.length} transitions")
+        if not np.all(np.isfinite(value)):
+            raise RlvError(f"{where}: {name} contain NaN or inf")
+
+
+@contextmanager
+def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory beside `path`; on success rename it to `path`, else delete it."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise RlvError(f"{path}: already exists (choose another --out or remove it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_dataset(path: Path, episodes: list[Episode], meta: dict[str, Any], overwrite: bool = False) -> Path:
+    """Write `episodes` as a dataset at `path` atomically. `meta` adds fields (domain, source, env,
+    how it was made...); counts, shapes and the format version are filled in here."""
+    if not episodes:
+        raise RlvError(f"{path}: refusing to write a dataset with no episodes")
+    shapes = {episode.obs.shape[1:] for episode in episodes}
+    dtypes = {episode.obs.dtype.str for episode in episodes}
+    if len(shapes) != 1 or len(dtypes) != 1:
+        raise RlvError(f"{path}: episodes differ in observation shape or dtype: {shapes} {dtypes}")
+    for index, episode in enumerate(episodes):
+        _check_episode(episode, f"{path} (episode {index})")
+    full_meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "domain": "robot",
+        "source": "unknown",
+        **meta,
+        "obs_shape": list(episodes[0].obs.shape[1:]),
+        "obs_dtype": str(episodes[0].obs.dtype),
+        "num_episodes": len(episodes),
+        "num_transitions": sum(episode.length for episode in episodes),
+        "num_successes": sum(bool(episode.success) for episode in episodes),
+        "has_true_actions": all(episode.true_actions is not None for episode in episodes),
+        "has_rewards": all(episode.rewards is not None for episode in episodes),
+    }
+    with atomic_directory(path, overwrite) as tmp:
+        (tmp / "episodes").mkdir()
+        for index, episode in enumerate(episodes):
+            arrays: dict[str, np.ndarray] = {"obs": episode.obs, "success": np.array(bool(episode.success))}
+            if episode.true_actions is not None:
+                arrays["true_actions"] = episode.true_actions.astype(np.float32)
+            if episode.rewards is not None:
+                arrays["rewards"] = episode.rewards.astype(np.float32)
+            np.savez_compressed(tmp / "episodes" / f"episode_{index:06d}_len{episode.length}.npz", **arrays)
+        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2) + "\n")
+    return path
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Read and check a dataset's `meta.json`."""
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not path.is_dir():
+        raise RlvError(f"{path}: dataset directory not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError as error:
+        raise RlvError(f"{meta_path}: missing (not an rlv dataset)") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RlvError(f"{meta_path}: corrupt JSON ({error})") from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise RlvError(f"{meta_path}: not an rlv dataset (format is not {FORMAT_NAME!r})")
+    if meta.get("version") != FORMAT_VERSION:
+        raise RlvError(f"{meta_path}: unsupported dataset version {meta.get('version')!r}")
+    for key in ("obs_shape", "obs_dtype", "num_episodes"):
+        if key not in meta:
+            raise RlvError(f"{meta_path}: missing field {key!r}")
+    return meta
+
+
+def _read_episode(file: Path, meta: dict[str, Any]) -> Episode:
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise RlvError(f"{file}: corrupt or unreadable episode file ({error})") from error
+    if "obs" not in arrays:
+        raise RlvError(f"{file}: no 'obs' array")
+    obs = arrays["obs"]
+    if list(obs.shape[1:]) != list(meta["obs_shape"]) or str(obs.dtype) != meta["obs_dtype"]:
+        raise RlvError(
+            f"{file}: observations {obs.shape[1:]} {obs.dtype} do not match meta.json "
+            f"{tuple(meta['obs_shape'])} {meta['obs_dtype']}"
+        )
+    episode = Episode(
+        obs=obs,
+        success=bool(arrays.get("success", np.array(True))),
+        true_actions=arrays.get("true_actions"),
+        rewards=arrays.get("rewards"),
+    )
+    _check_episode(episode, str(file))
+    return episode
+
+
+def load_dataset(path: Path, max_episodes: int | None = None) -> Dataset:
+    """Load and validate a dataset (all of it, or its first `max_episodes` episodes)."""
+    path = Path(path)
+    meta = read_meta(path)
+    files = sorted((path / "episodes").glob("episode_*.npz"))
+    if len(files) != meta["num_episodes"]:
+        raise RlvError(
+            f"{path}: meta.json lists {meta['num_episodes']} episodes but {len(files)} files are present"
+        )
+    if max_episodes is not None:
+        if max_episodes < 1:
+            raise RlvError(f"{path}: max_episodes must be at least 1, got {max_episodes}")
+        files = files[:max_episodes]
+    return Dataset(path=path, meta=meta, episodes=[_read_episode(file, meta) for file in files])

@@ -1,0 +1,34 @@
+"""Human-readable summary of a dataset (`rlv data info`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rlv.data.dataset import load_dataset
+
+
+def dataset_summary(path: Path) -> str:
+    """Counts, lengths, shapes, returns and provenance of the dataset at `path`."""
+    dataset = load_dataset(path)
+    meta = dataset.meta
+    lengths = np.array([episode.length for episode in dataset.episodes])
+    lines = [
+        f"dataset      {path}",
+        f"format       {meta['format']} v{meta['version']}",
+        f"env          {meta.get('env', '?')}   domain {meta.get('domain', '?')}   source {meta.get('source', '?')}",
+        f"episodes     {len(dataset.episodes)}   transitions {dataset.num_transitions}",
+        f"lengths      min {lengths.min()}  mean {lengths.mean():.1f}  max {lengths.max()}",
+        f"observations shape {tuple(meta['obs_shape'])}  dtype {meta['obs_dtype']}",
+        f"successes    {sum(e.success for e in dataset.episodes)} / {len(dataset.episodes)}",
+        f"true actions {'yes' if meta.get('has_true_actions') else 'no'}   rewards "
+        f"{'yes' if meta.get('has_rewards') else 'no'}",
+    ]
+    if meta.get("has_rewards"):
+        returns = [float(e.rewards.sum()) for e in dataset.episodes]
+        lines.append(f"return       mean {np.mean(returns):.2f}  std {np.std(returns):.2f}")
+    if "how_made" in meta:
+        lines.append(f"how made     {json.dumps(meta['how_made'])}")
+    return "\n".join(lines)

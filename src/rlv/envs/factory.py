@@ -1,0 +1,51 @@
+"""Build environments by name, with seeding and a time limit; reject what the agents cannot drive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from rlv.envs.acrobot import ACROBOT_HORIZON, ContinuousAcrobot
+from rlv.errors import RlvError
+
+_BUILTIN: dict[str, tuple[Callable[[], gym.Env], int]] = {
+    "acrobot": (ContinuousAcrobot, ACROBOT_HORIZON),
+}
+ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:<id>")
+"""Names `make_env` accepts."""
+
+
+def make_env(name: str, seed: int, horizon: int | None = None) -> gym.Env:
+    """Create env `name` (`acrobot` or `gym:<id>`), seeded, with a TimeLimit of `horizon` steps.
+
+    The returned env is reset once with `seed`, so its reset randomness is fixed from here on.
+    """
+    if name in _BUILTIN:
+        factory, default_horizon = _BUILTIN[name]
+        env = gym.wrappers.TimeLimit(factory(), max_episode_steps=horizon or default_horizon)
+    elif name.startswith("gym:"):
+        env_id = name[len("gym:") :]
+        try:
+            env = gym.make(env_id, max_episode_steps=horizon) if horizon else gym.make(env_id)
+        except gym.error.Error as error:
+            raise RlvError(f"unknown environment {name!r}: {error}") from error
+    else:
+        raise RlvError(f"unknown environment {name!r}; known: {', '.join(ENV_NAMES)}")
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise RlvError(f"environment {name!r} has action space {env.action_space}; rlv needs a Box")
+    if not np.all(np.isfinite(env.action_space.low)) or not np.all(np.isfinite(env.action_space.high)):
+        raise RlvError(f"environment {name!r} has an unbounded action space; rlv needs finite bounds")
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    return env
+
+
+def success_of(info: dict) -> float:
+    """Success flag of a finished episode: `info['success']` or `info['is_success']` when the env
+    reports one, else NaN (unknown)."""
+    for key in ("success", "is_success"):
+        if key in info:
+            return float(bool(info[key]))
+    return float("nan")

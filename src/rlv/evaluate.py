@@ -1,0 +1,61 @@
+"""Deterministic evaluation of a policy (actions tanh(mu(s))) on freshly seeded episodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlv.agents import build_agent
+from rlv.checkpoint import STATE_FILE, latest_checkpoint, load_state
+from rlv.config import load_config
+from rlv.envs import make_env
+from rlv.envs.factory import success_of
+from rlv.errors import RlvError
+
+
+def evaluate(
+    act: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int
+) -> dict[str, float]:
+    """Run `episodes` episodes with `act`, each reset with seed `seed + i`.
+
+    Returns eval/return (mean), eval/return_std, eval/length and eval/success (mean of the
+    environment's success flag at the last step; NaN when the env reports none).
+    """
+    returns, lengths, successes = [], [], []
+    for index in range(episodes):
+        obs, _ = env.reset(seed=seed + index)
+        total, length = 0.0, 0
+        while True:
+            obs, reward, terminated, truncated, info = env.step(act(obs))
+            total += float(reward)
+            length += 1
+            if terminated or truncated:
+                break
+        returns.append(total)
+        lengths.append(length)
+        successes.append(success_of(info))
+    success = float(np.mean(successes)) if not np.isnan(successes).any() else float("nan")
+    return {
+        "eval/return": float(np.mean(returns)),
+        "eval/return_std": float(np.std(returns)),
+        "eval/length": float(np.mean(lengths)),
+        "eval/success": success,
+    }
+
+
+def evaluate_run(run: Path, episodes: int, seed: int, checkpoint: Path | None = None) -> dict[str, float]:
+    """Evaluate the newest (or the given) checkpoint of a run directory."""
+    config = load_config(run / "config.json")
+    checkpoint = checkpoint or latest_checkpoint(run)
+    if checkpoint is None:
+        raise RlvError(f"{run}: no checkpoint to evaluate")
+    env = make_env(config.env, seed, config.horizon)
+    agent = build_agent(config, env.observation_space.shape[0], env.action_space.shape[0])
+    agent.load_state_dict(load_state(checkpoint / STATE_FILE)["agent"])
+    torch.set_num_threads(config.threads)
+    metrics = evaluate(lambda obs: agent.act(obs, deterministic=True), env, episodes, seed)
+    return metrics | {"checkpoint": str(checkpoint)}

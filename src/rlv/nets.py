@@ -1,0 +1,122 @@
+"""Networks: MLPs, the tanh-Gaussian actor, the twin critic and the inverse dynamics model.
+
+Initialisation follows the original (Keras defaults): xavier-uniform weights, zero biases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
+    """ReLU MLP `in_dim -> hidden... -> out_dim` with xavier-uniform weights and zero biases."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    layers.append(nn.Linear(width, out_dim))
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return nn.Sequential(*layers)
+
+
+class EnsembleLinear(nn.Module):
+    """`members` independent linear layers applied in one batched matmul.
+
+    Input (members, B, in) or (B, in) (broadcast to every member); output (members, B, out).
+    """
+
+    def __init__(self, members: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.zeros(members, 1, out_dim))
+        bound = math.sqrt(6.0 / (in_dim + out_dim))  # xavier-uniform per member
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            return torch.einsum("bi,mio->mbo", x, self.weight) + self.bias
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class TwinCritic(nn.Module):
+    """Q_1, Q_2 (s, a): two independent MLPs evaluated as one ensemble.
+
+    forward(obs (B, obs_dim), action (B, act_dim)) -> (2, B)
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], members: int = 2) -> None:
+        super().__init__()
+        widths = [obs_dim + act_dim, *hidden]
+        self.hidden_layers = nn.ModuleList(
+            EnsembleLinear(members, a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.head = EnsembleLinear(members, widths[-1], 1)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, action], dim=-1)
+        for layer in self.hidden_layers:
+            x = F.relu(layer(x))
+        return self.head(x).squeeze(-1)
+
+
+class TanhGaussianActor(nn.Module):
+    """pi(a|s) = tanh(N(mu(s), sigma(s))) with log-std clipped to [log_std_min, log_std_max]."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        hidden: Sequence[int],
+        log_std_min: float = -20.0,
+        log_std_max: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.trunk = mlp(obs_dim, hidden, 2 * act_dim)
+        self.log_std_min = log_std_min
+        self.log_std_max = log_std_max
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs (B, obs_dim) -> (mean, log_std), each (B, act_dim)."""
+        mean, log_std = self.trunk(obs).chunk(2, dim=-1)
+        return mean, log_std.clamp(self.log_std_min, self.log_std_max)
+
+    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised a ~ pi(.|s) and log pi(a|s): shapes (B, act_dim) and (B,).
+
+        log pi includes the tanh change of variables, log(1 - tanh(u)^2) computed stably as
+        2 (log 2 - u - softplus(-2u)).
+        """
+        mean, log_std = self(obs)
+        std = log_std.exp()
+        noise = torch.randn_like(mean)
+        pre_tanh = mean + std * noise
+        log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (2 * (math.log(2) - pre_tanh - F.softplus(-2 * pre_tanh))).sum(-1)
+        return torch.tanh(pre_tanh), log_prob
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """The evaluation action tanh(mu(s)), (B, act_dim)."""
+        return torch.tanh(self(obs)[0])
+
+
+class InverseModel(nn.Module):
+    """Inverse dynamics d(o, o') -> a: an MLP on [o, o'] (B, 2 obs_dim) -> (B, act_dim).
+
+    Its output is not squashed or clipped to the action box (as in the original).
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.net = mlp(2 * obs_dim, hidden, act_dim)
+
+    def forward(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, next_obs], dim=-1))

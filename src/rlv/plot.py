@@ -1,0 +1,74 @@
+"""Learning curves: mean and a bootstrap confidence band across seeds, one line per method."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rlv.config import load_config  # noqa: E402
+from rlv.errors import RlvError  # noqa: E402
+from rlv.logger import read_csv  # noqa: E402
+
+
+def method_label(run: Path) -> str:
+    """The method a run belongs to: its config label, else its algo."""
+    config = load_config(run / "config.json")
+    return config.label or config.algo
+
+
+def load_curves(runs: list[Path], metric: str) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """{method: [(env_steps, values) per run]} read from each run's eval.csv."""
+    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    for run in runs:
+        rows = read_csv(Path(run) / "eval.csv")
+        if not rows:
+            raise RlvError(f"{run}/eval.csv: no evaluation rows yet")
+        if metric not in rows[0]:
+            raise RlvError(f"{run}/eval.csv: no column {metric!r} (have {', '.join(rows[0])})")
+        steps = np.array([row["env_step"] for row in rows])
+        values = np.array([row[metric] for row in rows])
+        curves[method_label(Path(run))].append((steps, values))
+    return curves
+
+
+def band(curves: list[tuple[np.ndarray, np.ndarray]], confidence: float = 0.95, resamples: int = 1000,
+         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Common steps, mean over runs, and a bootstrap interval of the mean, truncated to the shortest run."""
+    length = min(len(steps) for steps, _ in curves)
+    steps = curves[0][0][:length]
+    values = np.stack([v[:length] for _, v in curves])  # (runs, points)
+    mean = values.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[picks].mean(axis=1)  # (resamples, points)
+    alpha = (1.0 - confidence) / 2.0
+    return steps, mean, np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
+
+
+def plot_runs(runs: list[Path], out: Path, metric: str = "eval/return", title: str | None = None) -> Path:
+    """Plot `metric` against env steps for `runs`, grouped by method, into `out` (PNG/PDF/SVG)."""
+    curves = load_curves(runs, metric)
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for method, method_curves in sorted(curves.items()):
+        steps, mean, low, high = band(method_curves)
+        line = axis.plot(steps, mean, label=f"{method} (n={len(method_curves)})")[0]
+        axis.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    axis.set_xlabel("environment steps")
+    axis.set_ylabel(metric)
+    axis.set_title(title or f"{metric}: mean and 95% bootstrap CI across seeds")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    figure.savefig(tmp)
+    plt.close(figure)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,287 @@
+"""The training loop, algorithm-agnostic: env steps, update schedule, evaluation, checkpoints, resume.
+
+Run directory:
+    config.json   resolved TrainConfig
+    train.csv     every `log_every` env steps: counters, mean training return, mean update metrics
+    eval.csv      every `eval_every` env steps: deterministic evaluation
+    checkpoints/  resumable checkpoints (see rlv.checkpoint)
+    summary.json  written last: a run without it did not finish
+    tb/           TensorBoard events (optional)
+
+Exact resume: checkpoints are taken at episode boundaries, before the next reset, and hold every
+RNG state (torch, exploration, replay and observation sampling, the env's reset generator), so a
+resumed run repeats the uninterrupted one step for step on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rlv.agents import RLV, SAC, Agent, build_agent
+from rlv.checkpoint import REPLAY_FILE, STATE_FILE, latest_checkpoint, load_state, prune_checkpoints, save_checkpoint
+from rlv.config import TrainConfig, load_config, save_config
+from rlv.data.dataset import load_dataset
+from rlv.data.replay import ObservationSampler, ReplayBuffer, rng_state, set_rng_state
+from rlv.envs import make_env
+from rlv.envs.factory import success_of
+from rlv.errors import RlvError
+from rlv.evaluate import evaluate
+from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
+
+EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
+TRAIN_COLUMNS = ["env_step", "grad_step", "episodes", "wall_time", "train/sps", "train/episode_return",
+                 "train/episode_length", "train/episode_success"]
+
+
+@dataclass
+class Counters:
+    """Separately named counters; part of every checkpoint."""
+
+    env_step: int = 0
+    grad_step: int = 0
+    episodes: int = 0
+
+
+@dataclass
+class Setup:
+    """Everything a run needs, built and validated before its directory is touched."""
+
+    env: gym.Env
+    eval_env: gym.Env
+    agent: Agent
+    replay: ReplayBuffer
+    sampler: ObservationSampler | None
+    explore_rng: np.random.Generator
+
+
+def build(config: TrainConfig) -> Setup:
+    """Validate the config against env and data, seed everything, build agent and buffers."""
+    env = make_env(config.env, config.seed, config.horizon)
+    eval_env = make_env(config.env, config.seed + 1, config.horizon)
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise RlvError(f"environment {config.env!r}: observations {space} are not a flat vector")
+    sampler = None
+    if config.algo == "rlv":
+        if config.rlv.dataset is None:
+            raise RlvError("algo=rlv needs an observation dataset: --rlv.dataset DIR")
+        dataset = load_dataset(config.rlv.dataset, config.rlv.max_episodes)
+        if dataset.obs_shape != space.shape:
+            raise RlvError(
+                f"{config.rlv.dataset}: observations have shape {dataset.obs_shape}, "
+                f"but {config.env} observations have shape {space.shape}"
+            )
+        sampler = ObservationSampler(dataset, config.rlv, seed=config.seed + 3)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    agent = build_agent(config, space.shape[0], env.action_space.shape[0])
+    replay = ReplayBuffer(space.shape, env.action_space.shape[0], config.replay_size, seed=config.seed + 2)
+    return Setup(env, eval_env, agent, replay, sampler, np.random.default_rng(config.seed + 4))
+
+
+class Trainer:
+    """Runs one training run in `config.out`; `run()` trains to `config.total_steps`."""
+
+    def __init__(self, config: TrainConfig, setup: Setup) -> None:
+        self.config, self.setup = config, setup
+        self.run_dir = Path(config.out)
+        self.counters = Counters()
+        self.window = MetricWindow()
+        self.episode_window = MetricWindow()
+        self.last_eval: dict[str, float] = {}
+        self.last_checkpoint_due = 0
+        self.device = torch.device(config.device)
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self, at_episode_boundary: bool) -> dict[str, Any]:
+        env_rng = self.setup.env.unwrapped.np_random
+        return {
+            "agent": self.setup.agent.state_dict(),
+            "counters": dataclasses.asdict(self.counters),
+            "last_checkpoint_due": self.last_checkpoint_due,
+            "at_episode_boundary": at_episode_boundary,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "explore": rng_state(self.setup.explore_rng),
+                "env": rng_state(env_rng),
+                "observation": rng_state(self.setup.sampler.rng) if self.setup.sampler else "",
+            },
+            "window": self.window.state_dict(),
+            "episode_window": self.episode_window.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.setup.agent.load_state_dict(state["agent"])
+        self.counters = Counters(**state["counters"])
+        self.last_checkpoint_due = state["last_checkpoint_due"]
+        torch.set_rng_state(state["rng"]["torch"])
+        set_rng_state(self.setup.explore_rng, state["rng"]["explore"])
+        set_rng_state(self.setup.env.unwrapped.np_random, state["rng"]["env"])
+        if self.setup.sampler is not None:
+            set_rng_state(self.setup.sampler.rng, state["rng"]["observation"])
+        self.window.load_state_dict(state["window"])
+        self.episode_window.load_state_dict(state["episode_window"])
+
+    def save(self, name: str, at_episode_boundary: bool) -> None:
+        writer = self.setup.replay.save if self.config.save_replay else None
+        save_checkpoint(self.run_dir / "checkpoints" / name, self.state_dict(at_episode_boundary), writer)
+
+    def resume(self) -> None:
+        """Load the newest checkpoint and drop log rows written after it."""
+        checkpoint = latest_checkpoint(self.run_dir)
+        if checkpoint is None:
+            raise RlvError(f"{self.run_dir}: no checkpoint to resume from (start the run again)")
+        state = load_state(checkpoint / STATE_FILE)
+        self.load_state_dict(state)
+        if (checkpoint / REPLAY_FILE).exists():
+            self.setup.replay.load(checkpoint / REPLAY_FILE)
+        else:
+            tqdm.write(f"note: {checkpoint} has no replay; resuming with an empty replay (not exact)")
+        if not state["at_episode_boundary"]:
+            tqdm.write(f"note: {checkpoint} was taken mid-episode; the episode restarts (not exact)")
+        for name in ("train.csv", "eval.csv"):
+            truncate_csv(self.run_dir / name, self.counters.env_step)
+        (self.run_dir / "summary.json").unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> dict[str, Any]:
+        config, setup, counters = self.config, self.setup, self.counters
+        train_log = CsvLog(self.run_dir / "train.csv", TRAIN_COLUMNS + list(type(setup.agent).METRICS))
+        eval_log = CsvLog(self.run_dir / "eval.csv", EVAL_COLUMNS)
+        board = TensorBoard(self.run_dir / "tb") if config.tensorboard else None
+        bar = tqdm(total=config.total_steps, initial=counters.env_step, disable=not config.progress,
+                   unit="step", dynamic_ncols=True)
+        start_time, start_step = time.perf_counter(), counters.env_step
+        obs: np.ndarray | None = None
+        episode_return, episode_length = 0.0, 0
+        try:
+            while counters.env_step < config.total_steps:
+                if obs is None:
+                    obs, _ = setup.env.reset()
+                    episode_return, episode_length = 0.0, 0
+                action = self.explore(obs)
+                next_obs, reward, terminated, truncated, info = setup.env.step(action)
+                setup.replay.add(obs, action, reward, next_obs, terminated)
+                obs = next_obs
+                counters.env_step += 1
+                episode_return += float(reward)
+                episode_length += 1
+                if counters.env_step > config.random_steps:
+                    for _ in range(config.updates_per_step):
+                        self.window.add(self.update())
+                        counters.grad_step += 1
+                if terminated or truncated:
+                    counters.episodes += 1
+                    success = success_of(info)
+                    self.episode_window.add({"train/episode_return": episode_return,
+                                             "train/episode_length": float(episode_length),
+                                             "train/episode_success": success})
+                    obs = None
+                if counters.env_step % config.log_every == 0:
+                    sps = (counters.env_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+                    row = self.train_row(sps, time.perf_counter() - start_time)
+                    train_log.write(row)
+                    if board:
+                        board.write(row, counters.env_step)
+                if counters.env_step % config.eval_every == 0:
+                    self.last_eval = self.run_eval()
+                    eval_log.write(self.last_eval)
+                    if board:
+                        board.write(self.last_eval, counters.env_step)
+                if obs is None and counters.env_step - self.last_checkpoint_due >= config.checkpoint_every:
+                    self.last_checkpoint_due = counters.env_step - counters.env_step % config.checkpoint_every
+                    self.save(f"step_{counters.env_step:09d}", at_episode_boundary=True)
+                    prune_checkpoints(self.run_dir, config.keep_checkpoints)
+                if counters.env_step % 100 == 0:
+                    bar.update(counters.env_step - bar.n)
+                    bar.set_postfix(self.postfix(start_time, start_step), refresh=False)
+            bar.update(counters.env_step - bar.n)
+        finally:
+            bar.close()
+            train_log.close()
+            eval_log.close()
+            if board:
+                board.close()
+        if not self.last_eval or self.last_eval["env_step"] != counters.env_step:
+            self.last_eval = self.run_eval()
+        self.save("final", at_episode_boundary=obs is None)
+        summary = {"status": "finished", **dataclasses.asdict(counters), **self.last_eval,
+                   "wall_time_s": time.perf_counter() - start_time}
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def explore(self, obs: np.ndarray) -> np.ndarray:
+        """Uniform random actions for the first `random_steps`, then a sample of the policy."""
+        space = self.setup.env.action_space
+        if self.counters.env_step < self.config.random_steps:
+            return self.setup.explore_rng.uniform(space.low, space.high).astype(np.float32)
+        return self.setup.agent.act(obs)
+
+    def update(self) -> dict[str, float]:
+        """One gradient step of the agent on fresh batches."""
+        setup, config = self.setup, self.config
+        robot = setup.replay.sample(config.sac.batch_size, self.device)
+        if isinstance(setup.agent, RLV):
+            assert setup.sampler is not None
+            return setup.agent.update(robot, setup.sampler.sample(config.rlv.obs_batch_size, self.device))
+        assert isinstance(setup.agent, SAC)
+        return setup.agent.update(robot)
+
+    def run_eval(self) -> dict[str, float]:
+        agent = self.setup.agent
+        seed = 1_000_003 * (self.config.seed + 1) + self.counters.env_step
+        metrics = evaluate(lambda o: agent.act(o, deterministic=True), self.setup.eval_env,
+                           self.config.eval_episodes, seed)
+        return {"env_step": self.counters.env_step, "grad_step": self.counters.grad_step, **metrics}
+
+    def train_row(self, sps: float, wall_time: float) -> dict[str, Any]:
+        row = {"env_step": self.counters.env_step, "grad_step": self.counters.grad_step,
+               "episodes": self.counters.episodes, "wall_time": wall_time, "train/sps": sps,
+               **self.episode_window.means(), **self.window.means()}
+        self.window.reset()
+        self.episode_window.reset()
+        return row
+
+    def postfix(self, start_time: float, start_step: int) -> dict[str, str]:
+        sps = (self.counters.env_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+        postfix = {"sps": f"{sps:.0f}"}
+        if self.last_eval:
+            postfix["eval_return"] = f"{self.last_eval['eval/return']:.1f}"
+        return postfix
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Start a new run in `config.out` (which must not exist) and train it."""
+    out = Path(config.out)
+    if out.exists():
+        raise RlvError(f"{out}: run directory already exists (use --resume {out} or another --out)")
+    setup = build(config)
+    out.mkdir(parents=True)
+    save_config(config, out / "config.json")
+    return Trainer(config, setup).run()
+
+
+def resume(run: Path, total_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Continue the run in `run` from its newest checkpoint (optionally to a new `total_steps`)."""
+    run = Path(run)
+    if not run.is_dir():
+        raise RlvError(f"{run}: no such run directory to resume")
+    config = load_config(run / "config.json")
+    changes: dict[str, Any] = {"out": run, "progress": progress}
+    if total_steps is not None:
+        changes["total_steps"] = total_steps
+    config = dataclasses.replace(config, **changes)
+    trainer = Trainer(config, build(config))
+    trainer.resume()
+    save_config(config, run / "config.json")
+    return trainer.run()
