@@ -1,0 +1,37 @@
+# rlv: two commands do everything. `make demo` sets up and runs a short SAC-vs-RLV comparison;
+# `make test` sets up and runs the default test suite (what CI runs).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+DEMO_STEPS ?= 15000
+
+.PHONY: setup demo test test-slow lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,tensorboard]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+demo: setup
+	$(BIN)/python benchmarks/demo.py --out $(DEMO_DIR) --steps $(DEMO_STEPS)
+
+bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/acrobot_sample_efficiency.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)

@@ -1,0 +1,4 @@
+from rlv.cli import main
+import sys
+
+sys.exit(main())

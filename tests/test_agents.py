@@ -1,0 +1,223 @@
+"""Contract tests, parametrised over the agents: each loss moves only its own parameters, seeded
+runs are identical, state dicts round-trip; plus the RLV relabelling rules."""
+
+import copy
+
+import pytest
+import torch
+
+from rlv.agents import RLV, SAC, ObservationBatch, RobotBatch
+from rlv.config import RLVConfig, SACConfig
+
+SAC_CONFIG = SACConfig(hidden=(32, 32))
+OBS_DIM, ACT_DIM, B, N = 6, 1, 16, 12
+
+
+def robot_batch(seed: int = 0) -> RobotBatch:
+    g = torch.Generator().manual_seed(seed)
+    return RobotBatch(
+        obs=torch.randn(B, OBS_DIM, generator=g),
+        action=torch.rand(B, ACT_DIM, generator=g) * 2 - 1,
+        reward=-torch.ones(B),
+        next_obs=torch.randn(B, OBS_DIM, generator=g),
+        done=(torch.rand(B, generator=g) < 0.2).float(),
+    )
+
+
+def obs_batch(seed: int = 1) -> ObservationBatch:
+    g = torch.Generator().manual_seed(seed)
+    done = torch.zeros(N)
+    done[-2:] = 1.0
+    return ObservationBatch(
+        obs=torch.randn(N, OBS_DIM, generator=g),
+        next_obs=torch.randn(N, OBS_DIM, generator=g),
+        done=done,
+        true_action=torch.rand(N, ACT_DIM, generator=g) * 2 - 1,
+        true_reward=torch.full((N,), -1.0),
+    )
+
+
+def make(algo: str, seed: int = 0, **rlv: object) -> SAC | RLV:
+    torch.manual_seed(seed)
+    if algo == "sac":
+        return SAC(OBS_DIM, ACT_DIM, SAC_CONFIG)
+    return RLV(OBS_DIM, ACT_DIM, SAC_CONFIG, RLVConfig(idm_hidden=(16,), **rlv))
+
+
+def update(agent: SAC | RLV, seed: int = 0) -> dict[str, float]:
+    if isinstance(agent, RLV):
+        return agent.update(robot_batch(seed), obs_batch(seed + 100))
+    return agent.update(robot_batch(seed))
+
+
+def sac_of(agent: SAC | RLV) -> SAC:
+    return agent.sac if isinstance(agent, RLV) else agent
+
+
+def param_groups(agent: SAC | RLV) -> dict[str, list[torch.Tensor]]:
+    sac = sac_of(agent)
+    groups = {
+        "actor": list(sac.actor.parameters()),
+        "critic": list(sac.critic.parameters()),
+        "critic_target": list(sac.critic_target.parameters()),
+        "log_alpha": [sac.log_alpha],
+    }
+    if isinstance(agent, RLV):
+        groups["idm"] = list(agent.idm.parameters())
+    return groups
+
+
+def moved(before: dict[str, list[torch.Tensor]], after: dict[str, list[torch.Tensor]]) -> set[str]:
+    return {
+        name
+        for name in before
+        if any(not torch.equal(a, b) for a, b in zip(before[name], after[name], strict=True))
+    }
+
+
+def snapshot(agent: SAC | RLV) -> dict[str, list[torch.Tensor]]:
+    return {name: [p.detach().clone() for p in params] for name, params in param_groups(agent).items()}
+
+
+ALGOS = ["sac", "rlv"]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_critic_step_moves_only_the_critic(algo):
+    agent = make(algo)
+    before = snapshot(agent)
+    sac_of(agent).update_critic(robot_batch())
+    assert moved(before, snapshot(agent)) == {"critic"}  # never the inverse model, actor or targets
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_actor_step_moves_only_the_actor(algo):
+    agent = make(algo)
+    before = snapshot(agent)
+    sac_of(agent).update_actor(robot_batch().obs)
+    assert moved(before, snapshot(agent)) == {"actor"}
+    assert all(p.grad is None for p in sac_of(agent).critic.parameters())
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_alpha_step_moves_only_alpha(algo):
+    agent = make(algo)
+    before = snapshot(agent)
+    sac_of(agent).update_alpha(torch.full((B,), 3.0))
+    assert moved(before, snapshot(agent)) == {"log_alpha"}
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_target_update_is_polyak(algo):
+    agent = make(algo)
+    sac = sac_of(agent)
+    with torch.no_grad():
+        for p in sac.critic.parameters():
+            p.add_(1.0)
+    target_before = [p.clone() for p in sac.critic_target.parameters()]
+    sac.update_target()
+    tau = sac.config.tau
+    for old, new, online in zip(target_before, sac.critic_target.parameters(), sac.critic.parameters(), strict=True):
+        torch.testing.assert_close(new, (1 - tau) * old + tau * online)
+
+
+def test_inverse_model_step_moves_only_the_inverse_model():
+    agent = make("rlv")
+    before = snapshot(agent)
+    agent.update_inverse_model(robot_batch())
+    assert moved(before, snapshot(agent)) == {"idm"}
+
+
+def test_inverse_model_loss_uses_robot_rows_only():
+    agent = make("rlv")
+    robot = robot_batch()
+    loss, _ = agent.inverse_model_loss(robot)
+    expected = torch.nn.functional.mse_loss(agent.idm(robot.obs, robot.next_obs), robot.action)
+    torch.testing.assert_close(loss, expected)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_full_update_moves_everything_it_trains(algo):
+    agent = make(algo)
+    before = snapshot(agent)
+    metrics = update(agent)
+    assert moved(before, snapshot(agent)) == set(param_groups(agent))
+    assert set(metrics) <= set(type(agent).METRICS)
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_seeded_runs_are_identical(algo):
+    a, b = make(algo, seed=3), make(algo, seed=3)
+    torch.manual_seed(7)
+    metrics_a = [update(a, s) for s in range(3)]
+    torch.manual_seed(7)
+    metrics_b = [update(b, s) for s in range(3)]
+    assert metrics_a == metrics_b
+    assert moved(snapshot(a), snapshot(b)) == set()
+    c = make(algo, seed=4)
+    assert moved(snapshot(a), snapshot(c))  # another seed gives other networks
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_save_load_round_trip(algo, tmp_path):
+    agent = make(algo, seed=0)
+    for s in range(2):
+        update(agent, s)
+    torch.save(agent.state_dict(), tmp_path / "agent.pt")
+    clone = make(algo, seed=99)
+    clone.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=True))
+    assert moved(snapshot(agent), snapshot(clone)) == set()
+    torch.manual_seed(5)
+    next_a = update(agent, 9)
+    torch.manual_seed(5)
+    next_b = update(clone, 9)  # optimizer state came along too: the next step is identical
+    assert next_a == next_b
+    assert moved(snapshot(agent), snapshot(clone)) == set()
+
+
+def test_reward_relabel_rule():
+    agent = make("rlv", reward_scale=10.0, reward_bottom=-1.0)
+    rewards = agent.relabel_rewards(obs_batch())
+    assert rewards[:-2].eq(-1.0).all() and rewards[-2:].eq(10.0).all()
+    agent = make("rlv", reward_scale=10.0, reward_bottom=0.0)
+    assert agent.relabel_rewards(obs_batch()).tolist() == [0.0] * (N - 2) + [10.0, 10.0]
+    assert make("rlv", reward_source="true").relabel_rewards(obs_batch()).eq(-1.0).all()
+
+
+def test_action_sources():
+    batch = obs_batch()
+    assert torch.equal(make("rlv", action_source="oracle").label_actions(batch), batch.true_action)
+    assert make("rlv", action_source="zero").label_actions(batch).eq(0).all()
+    agent = make("rlv")
+    torch.testing.assert_close(agent.label_actions(batch), agent.idm(batch.obs, batch.next_obs))
+
+
+def test_rlv_critic_sees_the_union_batch():
+    agent = make("rlv", reward_scale=10.0, reward_bottom=-1.0)
+    seen = {}
+    original = agent.sac.critic_loss
+
+    def spy(batch):
+        seen["batch"] = batch
+        return original(batch)
+
+    agent.sac.critic_loss = spy
+    update(agent)
+    union = seen["batch"]
+    assert len(union.obs) == B + N
+    assert torch.equal(union.done[B:], obs_batch(100).done)
+    assert union.reward[B:].tolist() == [-1.0] * (N - 2) + [10.0, 10.0]
+
+
+def test_actor_log_prob_matches_tanh_gaussian_density():
+    torch.manual_seed(0)
+    agent = make("sac")
+    obs = torch.randn(4000, OBS_DIM)
+    with torch.no_grad():
+        action, log_prob = agent.actor.sample(obs[:1].expand(4000, -1))
+        mean, log_std = agent.actor(obs[:1])
+        base = torch.distributions.Normal(mean, log_std.exp())
+        pre = torch.atanh(action.clamp(-0.999999, 0.999999))
+        reference = (base.log_prob(pre) - torch.log1p(-action.pow(2) + 1e-12)).sum(-1)
+    torch.testing.assert_close(log_prob, reference, atol=2e-2, rtol=1e-3)
