@@ -1,0 +1,123 @@
+"""Update throughput, measured side by side in one process:
+
+1. our SAC updates/s against Stable-Baselines3 SAC with identical networks (256-256 MLPs, twin
+   critics) and batch (256) on the same continuous-Acrobot replay data;
+2. the cost of one RLV update (256 robot + 256 observation rows, plus the inverse model) relative
+   to one SAC update of ours.
+
+Needs the `bench` extra (stable-baselines3). Prints a table; `--csv` also writes it.
+
+    python benchmarks/throughput.py --threads 1 --updates 300
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import tyro
+
+from rlv.agents import RLV, SAC
+from rlv.config import RLVConfig, SACConfig
+from rlv.data.dataset import Dataset, Episode
+from rlv.data.replay import ObservationSampler, ReplayBuffer
+from rlv.envs import make_env
+
+
+@dataclass(frozen=True)
+class Args:
+    updates: int = 300
+    """Timed updates per learner (after warm-up)."""
+    warmup: int = 30
+    """Untimed updates first."""
+    repeats: int = 3
+    """Timing repeats; the best (least disturbed) is reported."""
+    threads: int = 1
+    """torch CPU threads."""
+    csv: Path | None = None
+    """Also write the table here."""
+
+
+def best_rate(step: Callable[[], object], updates: int, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        step()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(updates):
+            step()
+        rates.append(updates / (time.perf_counter() - start))
+    return max(rates)
+
+
+def random_transitions(count: int, seed: int) -> list[tuple[np.ndarray, ...]]:
+    env = make_env("acrobot", seed)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    transitions = []
+    for _ in range(count):
+        action = rng.uniform(-1, 1, size=1).astype(np.float32)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        transitions.append((obs, action, reward, next_obs, terminated))
+        obs = env.reset()[0] if terminated or truncated else next_obs
+    return transitions
+
+
+def sb3_learner(transitions: list[tuple[np.ndarray, ...]]) -> Callable[[], None]:
+    from stable_baselines3 import SAC as SB3SAC  # noqa: N811 - benchmark-only dependency
+
+    model = SB3SAC("MlpPolicy", make_env("acrobot", 0), batch_size=256, learning_rate=3e-4, buffer_size=10_000,
+                   tau=0.005, gamma=0.99, policy_kwargs={"net_arch": [256, 256]}, device="cpu", seed=0)
+    for obs, action, reward, next_obs, terminated in transitions:
+        model.replay_buffer.add(obs[None], next_obs[None], action[None], np.array([reward]),
+                                np.array([terminated]), [{}])
+    model._setup_learn(total_timesteps=1)
+    return lambda: model.train(gradient_steps=1, batch_size=256)
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    transitions = random_transitions(5000, seed=0)
+    replay = ReplayBuffer((6,), 1, 10_000, seed=0)
+    for transition in transitions:
+        replay.add(*transition)
+    episodes = [Episode(obs=np.stack([t[0] for t in transitions[i:i + 100]] + [transitions[i + 99][3]]),
+                        success=True) for i in range(0, 5000, 100)]
+    sampler = ObservationSampler(Dataset(Path("."), {"obs_shape": [6]}, episodes), RLVConfig(), seed=0)
+    device = torch.device("cpu")
+    sac = SAC(6, 1, SACConfig())
+    rlv = RLV(6, 1, SACConfig(), RLVConfig())
+    rates = {
+        "rlv SAC (ours)": best_rate(lambda: sac.update(replay.sample(256, device)),
+                                    args.updates, args.warmup, args.repeats),
+        "Stable-Baselines3 SAC": best_rate(sb3_learner(transitions), args.updates, args.warmup, args.repeats),
+        "rlv RLV (ours)": best_rate(lambda: rlv.update(replay.sample(256, device), sampler.sample(256, device)),
+                                    args.updates, args.warmup, args.repeats),
+    }
+    sac_rate = rates["rlv SAC (ours)"]
+    rows = [{"learner": name, "updates_per_s": rate, "ms_per_update": 1000 / rate,
+             "relative_cost_vs_our_sac": sac_rate / rate} for name, rate in rates.items()]
+    print(f"Update throughput, batch 256 (+256 observation rows for RLV), MLP 256-256, "
+          f"{args.threads} torch thread(s), best of {args.repeats} x {args.updates} updates")
+    print("| learner | updates/s | ms/update | cost relative to our SAC update |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['learner']} | {row['updates_per_s']:.1f} | {row['ms_per_update']:.2f} | "
+              f"{row['relative_cost_vs_our_sac']:.2f} |")
+    print(f"our SAC / SB3 SAC speed: {sac_rate / rates['Stable-Baselines3 SAC']:.2f}x")
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.csv, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
