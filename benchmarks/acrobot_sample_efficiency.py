@@ -65,9 +65,22 @@ def run(command: list[str], log: Path) -> None:
 def make_dataset(args: Args, quality: int) -> Path:
     path = args.work / f"data_q{-quality}"
     if not (path / "meta.json").exists():
-        run(rlv_command("collect", "--out", str(path), "--quality", str(quality), "--episodes",
-                        str(args.episodes), "--seed", str(-quality), "--overwrite", "--no-progress"),
-            args.work / "logs" / f"collect_q{-quality}.log")
+        run(
+            rlv_command(
+                "collect",
+                "--out",
+                str(path),
+                "--quality",
+                str(quality),
+                "--episodes",
+                str(args.episodes),
+                "--seed",
+                str(-quality),
+                "--overwrite",
+                "--no-progress",
+            ),
+            args.work / "logs" / f"collect_q{-quality}.log",
+        )
     return path
 
 
@@ -81,9 +94,23 @@ def train_job(args: Args, method: str, preset: str, seed: int, dataset: Path | N
         return out
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
-    command = rlv_command("train", preset, "--seed", str(seed), "--total-steps", str(args.steps),
-                          "--eval-every", str(args.eval_every), "--label", method, "--out", str(out),
-                          "--no-progress", "--checkpoint-every", "5000")
+    command = rlv_command(
+        "train",
+        preset,
+        "--seed",
+        str(seed),
+        "--total-steps",
+        str(args.steps),
+        "--eval-every",
+        str(args.eval_every),
+        "--label",
+        method,
+        "--out",
+        str(out),
+        "--no-progress",
+        "--checkpoint-every",
+        "5000",
+    )
     if dataset is not None:
         command += ["--rlv.dataset", str(dataset)]
     run(command, log)
@@ -96,8 +123,10 @@ def curve(run_dir: Path, window: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
-    finals = {m: np.array([curve(r, args.final_window)[1][-args.final_window:].mean() for r in rs])
-              for m, rs in runs.items()}
+    finals = {
+        m: np.array([curve(r, args.final_window)[1][-args.final_window :].mean() for r in rs])
+        for m, rs in runs.items()
+    }
     threshold = iqm(finals["sac"])
 
     def steps_needed(run_dir: Path) -> float:
@@ -111,12 +140,18 @@ def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
     for method in runs:
         low, high = bootstrap_ci(finals[method])
         median_steps = float(np.median(needed[method]))
-        table.append({
-            "method": method, "seeds": len(runs[method]), "final_return_iqm": iqm(finals[method]),
-            "ci_low": low, "ci_high": high, "steps_to_sac_final": median_steps,
-            "runs_reaching": int(np.isfinite(needed[method]).sum()),
-            "ratio_to_sac": median_steps / sac_steps if np.isfinite(median_steps) else float("inf"),
-        })
+        table.append(
+            {
+                "method": method,
+                "seeds": len(runs[method]),
+                "final_return_iqm": iqm(finals[method]),
+                "ci_low": low,
+                "ci_high": high,
+                "steps_to_sac_final": median_steps,
+                "runs_reaching": int(np.isfinite(needed[method]).sum()),
+                "ratio_to_sac": median_steps / sac_steps if np.isfinite(median_steps) else float("inf"),
+            }
+        )
     return table
 
 
@@ -124,14 +159,20 @@ def main(args: Args) -> None:
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.workers) as pool:
-        datasets = dict(zip(args.qualities, pool.map(lambda q: make_dataset(args, q), args.qualities),
-                            strict=True))
+        datasets = dict(
+            zip(args.qualities, pool.map(lambda q: make_dataset(args, q), args.qualities), strict=True)
+        )
     print(f"datasets ready after {time.perf_counter() - started:.0f} s", flush=True)
     for quality, path in datasets.items():
         meta = json.loads((path / "meta.json").read_text())
-        print(f"  quality {quality}: measured average return {meta['average_return']:.1f}, "
-              f"{meta['num_transitions']} transitions ({path})", flush=True)
-    jobs = [("sac", "acrobot-sac", None)] + [(f"rlv_q{-q}", "acrobot-rlv", datasets[q]) for q in args.qualities]
+        print(
+            f"  quality {quality}: measured average return {meta['average_return']:.1f}, "
+            f"{meta['num_transitions']} transitions ({path})",
+            flush=True,
+        )
+    jobs = [("sac", "acrobot-sac", None)] + [
+        (f"rlv_q{-q}", "acrobot-rlv", datasets[q]) for q in args.qualities
+    ]
     futures = {}
     with ThreadPoolExecutor(args.workers) as pool:
         for seed in range(args.seeds):
@@ -154,17 +195,28 @@ def main(args: Args) -> None:
             for seed, run_dir in enumerate(run_dirs):
                 for step, value in zip(*curve(run_dir, 1), strict=True):
                     writer.writerow([method, seed, int(step), f"{value:.2f}"])
-    plot_runs([r for rs in runs.values() for r in rs], args.results / "acrobot_sample_efficiency.png",
-              title=f"Continuous Acrobot, {args.seeds} seeds, mean and 95% bootstrap CI")
-    print(f"\nAcrobot sample efficiency ({args.seeds} seeds, {args.steps} env steps, "
-          f"final = mean of last {args.final_window} evals; threshold = SAC's final IQM "
-          f"{table[0]['final_return_iqm']:.1f})")
-    print("| method | final return IQM [95% CI] | env steps to SAC's final (median) | runs reaching | ratio to SAC |")
+    plot_runs(
+        [r for rs in runs.values() for r in rs],
+        args.results / "acrobot_sample_efficiency.png",
+        title=f"Continuous Acrobot, {args.seeds} seeds, mean and 95% bootstrap CI",
+    )
+    print(
+        f"\nAcrobot sample efficiency ({args.seeds} seeds, {args.steps} env steps, "
+        f"final = mean of last {args.final_window} evals; threshold = SAC's final IQM "
+        f"{table[0]['final_return_iqm']:.1f})"
+    )
+    print(
+        "| method | final return IQM [95% CI] | env steps to SAC's final (median) "
+        "| runs reaching | ratio to SAC |"
+    )
     print("|---|---|---|---|---|")
     for row in table:
-        print(f"| {row['method']} | {row['final_return_iqm']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}] | "
-              f"{row['steps_to_sac_final']:.0f} | {row['runs_reaching']}/{row['seeds']} | "
-              f"{row['ratio_to_sac']:.2f} |")
+        print(
+            f"| {row['method']} | {row['final_return_iqm']:.1f} "
+            f"[{row['ci_low']:.1f}, {row['ci_high']:.1f}] | "
+            f"{row['steps_to_sac_final']:.0f} | {row['runs_reaching']}/{row['seeds']} | "
+            f"{row['ratio_to_sac']:.2f} |"
+        )
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
 
 

@@ -38,8 +38,18 @@ def main(args: Args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     dataset = args.out / "observations"
     if not dataset.exists():
-        subprocess.run(rlv("collect", "--out", str(dataset), "--quality", str(args.quality),
-                           "--episodes", str(args.episodes)), check=True)
+        subprocess.run(
+            rlv(
+                "collect",
+                "--out",
+                str(dataset),
+                "--quality",
+                str(args.quality),
+                "--episodes",
+                str(args.episodes),
+            ),
+            check=True,
+        )
     runs = {"sac": args.out / "acrobot-sac", "rlv": args.out / "acrobot-rlv"}
     common = ["--total-steps", str(args.steps), "--seed", str(args.seed), "--no-progress"]
     processes = []
@@ -47,14 +57,26 @@ def main(args: Args) -> None:
         if (run / "summary.json").exists():
             continue
         extra = ["--rlv.dataset", str(dataset)] if name == "rlv" else []
-        command = rlv("train", f"acrobot-{name}", "--out", str(run), *common, *extra) if not run.exists() \
+        command = (
+            rlv("train", f"acrobot-{name}", "--out", str(run), *common, *extra)
+            if not run.exists()
             else rlv("train", "--resume", str(run), "--no-progress")
+        )
         print("running:", " ".join(command[2:]), flush=True)
         processes.append(subprocess.Popen(command))
     if any(process.wait() != 0 for process in processes):
         sys.exit("demo: a training run failed (see its output above)")
-    subprocess.run(rlv("plot", *map(str, runs.values()), "--out", str(args.out / "curves.png"),
-                       "--title", f"Acrobot, {args.steps} env steps, seed {args.seed}"), check=True)
+    subprocess.run(
+        rlv(
+            "plot",
+            *map(str, runs.values()),
+            "--out",
+            str(args.out / "curves.png"),
+            "--title",
+            f"Acrobot, {args.steps} env steps, seed {args.seed}",
+        ),
+        check=True,
+    )
     print(f"\n{'method':<12} {'final eval return':>18} {'best eval return':>17} {'final success':>14}")
     for name, run in runs.items():
         rows = read_csv(run / "eval.csv")

@@ -69,13 +69,24 @@ def random_transitions(count: int, seed: int) -> list[tuple[np.ndarray, ...]]:
 
 
 def sb3_learner(transitions: list[tuple[np.ndarray, ...]]) -> Callable[[], None]:
-    from stable_baselines3 import SAC as SB3SAC  # noqa: N811 - benchmark-only dependency
+    from stable_baselines3 import SAC as SB3SAC
 
-    model = SB3SAC("MlpPolicy", make_env("acrobot", 0), batch_size=256, learning_rate=3e-4, buffer_size=10_000,
-                   tau=0.005, gamma=0.99, policy_kwargs={"net_arch": [256, 256]}, device="cpu", seed=0)
+    model = SB3SAC(
+        "MlpPolicy",
+        make_env("acrobot", 0),
+        batch_size=256,
+        learning_rate=3e-4,
+        buffer_size=10_000,
+        tau=0.005,
+        gamma=0.99,
+        policy_kwargs={"net_arch": [256, 256]},
+        device="cpu",
+        seed=0,
+    )
     for obs, action, reward, next_obs, terminated in transitions:
-        model.replay_buffer.add(obs[None], next_obs[None], action[None], np.array([reward]),
-                                np.array([terminated]), [{}])
+        model.replay_buffer.add(
+            obs[None], next_obs[None], action[None], np.array([reward]), np.array([terminated]), [{}]
+        )
     model._setup_learn(total_timesteps=1)
     return lambda: model.train(gradient_steps=1, batch_size=256)
 
@@ -87,29 +98,49 @@ def main(args: Args) -> None:
     replay = ReplayBuffer((6,), 1, 10_000, seed=0)
     for transition in transitions:
         replay.add(*transition)
-    episodes = [Episode(obs=np.stack([t[0] for t in transitions[i:i + 100]] + [transitions[i + 99][3]]),
-                        success=True) for i in range(0, 5000, 100)]
+    episodes = [
+        Episode(
+            obs=np.stack([t[0] for t in transitions[i : i + 100]] + [transitions[i + 99][3]]), success=True
+        )
+        for i in range(0, 5000, 100)
+    ]
     sampler = ObservationSampler(Dataset(Path("."), {"obs_shape": [6]}, episodes), RLVConfig(), seed=0)
     device = torch.device("cpu")
     sac = SAC(6, 1, SACConfig())
     rlv = RLV(6, 1, SACConfig(), RLVConfig())
     rates = {
-        "rlv SAC (ours)": best_rate(lambda: sac.update(replay.sample(256, device)),
-                                    args.updates, args.warmup, args.repeats),
+        "rlv SAC (ours)": best_rate(
+            lambda: sac.update(replay.sample(256, device)), args.updates, args.warmup, args.repeats
+        ),
         "Stable-Baselines3 SAC": best_rate(sb3_learner(transitions), args.updates, args.warmup, args.repeats),
-        "rlv RLV (ours)": best_rate(lambda: rlv.update(replay.sample(256, device), sampler.sample(256, device)),
-                                    args.updates, args.warmup, args.repeats),
+        "rlv RLV (ours)": best_rate(
+            lambda: rlv.update(replay.sample(256, device), sampler.sample(256, device)),
+            args.updates,
+            args.warmup,
+            args.repeats,
+        ),
     }
     sac_rate = rates["rlv SAC (ours)"]
-    rows = [{"learner": name, "updates_per_s": rate, "ms_per_update": 1000 / rate,
-             "relative_cost_vs_our_sac": sac_rate / rate} for name, rate in rates.items()]
-    print(f"Update throughput, batch 256 (+256 observation rows for RLV), MLP 256-256, "
-          f"{args.threads} torch thread(s), best of {args.repeats} x {args.updates} updates")
+    rows = [
+        {
+            "learner": name,
+            "updates_per_s": rate,
+            "ms_per_update": 1000 / rate,
+            "relative_cost_vs_our_sac": sac_rate / rate,
+        }
+        for name, rate in rates.items()
+    ]
+    print(
+        f"Update throughput, batch 256 (+256 observation rows for RLV), MLP 256-256, "
+        f"{args.threads} torch thread(s), best of {args.repeats} x {args.updates} updates"
+    )
     print("| learner | updates/s | ms/update | cost relative to our SAC update |")
     print("|---|---|---|---|")
     for row in rows:
-        print(f"| {row['learner']} | {row['updates_per_s']:.1f} | {row['ms_per_update']:.2f} | "
-              f"{row['relative_cost_vs_our_sac']:.2f} |")
+        print(
+            f"| {row['learner']} | {row['updates_per_s']:.1f} | {row['ms_per_update']:.2f} | "
+            f"{row['relative_cost_vs_our_sac']:.2f} |"
+        )
     print(f"our SAC / SB3 SAC speed: {sac_rate / rates['Stable-Baselines3 SAC']:.2f}x")
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)

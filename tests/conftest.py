@@ -28,9 +28,18 @@ def acrobot_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_config(tmp_path: Path, algo: str, dataset: Path | None = None, **changes: object) -> TrainConfig:
     """A run that finishes in seconds."""
     config = TrainConfig(
-        env="acrobot", algo=algo, total_steps=600, random_steps=200, eval_every=200, eval_episodes=2,
-        log_every=100, checkpoint_every=200, out=tmp_path / f"run-{algo}", progress=False,
-        sac=TINY_SAC, rlv=RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
+        env="acrobot",
+        algo=algo,
+        total_steps=600,
+        random_steps=200,
+        eval_every=200,
+        eval_episodes=2,
+        log_every=100,
+        checkpoint_every=200,
+        out=tmp_path / f"run-{algo}",
+        progress=False,
+        sac=TINY_SAC,
+        rlv=RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
     )
     return dataclasses.replace(config, **changes)
 

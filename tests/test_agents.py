@@ -1,8 +1,6 @@
 """Contract tests, parametrised over the agents: each loss moves only its own parameters, seeded
 runs are identical, state dicts round-trip; plus the RLV relabelling rules."""
 
-import copy
-
 import pytest
 import torch
 
@@ -117,7 +115,9 @@ def test_target_update_is_polyak(algo):
     target_before = [p.clone() for p in sac.critic_target.parameters()]
     sac.update_target()
     tau = sac.config.tau
-    for old, new, online in zip(target_before, sac.critic_target.parameters(), sac.critic.parameters(), strict=True):
+    for old, new, online in zip(
+        target_before, sac.critic_target.parameters(), sac.critic.parameters(), strict=True
+    ):
         torch.testing.assert_close(new, (1 - tau) * old + tau * online)
 
 

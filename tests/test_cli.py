@@ -12,15 +12,36 @@ import time
 import numpy as np
 import pytest
 
-TINY = ["--sac.hidden", "32", "32", "--sac.batch-size", "32", "--rlv.obs-batch-size", "32",
-        "--rlv.idm-hidden", "16", "16", "--random-steps", "200", "--eval-every", "200",
-        "--eval-episodes", "2", "--log-every", "100", "--checkpoint-every", "200", "--no-progress"]
+TINY = [
+    "--sac.hidden",
+    "32",
+    "32",
+    "--sac.batch-size",
+    "32",
+    "--rlv.obs-batch-size",
+    "32",
+    "--rlv.idm-hidden",
+    "16",
+    "16",
+    "--random-steps",
+    "200",
+    "--eval-every",
+    "200",
+    "--eval-episodes",
+    "2",
+    "--log-every",
+    "100",
+    "--checkpoint-every",
+    "200",
+    "--no-progress",
+]
 
 
 def rlv(*args, cwd, check=True):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    result = subprocess.run([sys.executable, "-m", "rlv", *args], cwd=cwd, capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rlv", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"rlv {' '.join(args)} failed:\n{result.stderr}")
     return result
@@ -46,8 +67,12 @@ def test_collect_train_kill_resume_eval_plot(workdir):
     args = ["train", "acrobot-rlv", "--rlv.dataset", "ds", "--total-steps", "1200", *TINY]
     rlv(*args, "--out", "reference", cwd=workdir)
 
-    process = subprocess.Popen([sys.executable, "-m", "rlv", *args, "--out", "killed"], cwd=workdir,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rlv", *args, "--out", "killed"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         if len(list((workdir / "killed" / "checkpoints").glob("step_*"))) >= 2:
@@ -94,7 +119,10 @@ def write_nan_dataset(workdir):
         (["train", "--env", "gym:NoSuchEnv-v0"], "unknown environment"),
         (["train", "acrobot-rlv", "--rlv.dataset", "missing-ds"], "missing-ds: dataset directory not found"),
         (["train", "acrobot-rlv", "--rlv.dataset", "NAN"], "contain NaN or inf"),
-        (["train", "acrobot-rlv", "--env", "gym:Pendulum-v1", "--rlv.dataset", "ds"], "observations have shape"),
+        (
+            ["train", "acrobot-rlv", "--env", "gym:Pendulum-v1", "--rlv.dataset", "ds"],
+            "observations have shape",
+        ),
         (["train", "--resume", "no-such-run"], "no-such-run: no such run directory"),
         (["eval", "no-such-run"], "no-such-run/config.json: no such file"),
         (["data", "info", "missing-ds"], "dataset directory not found"),
@@ -104,8 +132,11 @@ def write_nan_dataset(workdir):
 def test_bad_input_is_one_line_and_leaves_nothing(workdir, args, message):
     args = [write_nan_dataset(workdir) if a == "NAN" else a for a in args]
     before = set(os.listdir(workdir))
-    result = rlv(*args, "--out", "bad-run", cwd=workdir, check=False) if args[0] == "train" and \
-        "--resume" not in args else rlv(*args, cwd=workdir, check=False)
+    result = (
+        rlv(*args, "--out", "bad-run", cwd=workdir, check=False)
+        if args[0] == "train" and "--resume" not in args
+        else rlv(*args, cwd=workdir, check=False)
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rlv: error: ") and message in lines[0], result.stderr

@@ -123,5 +123,5 @@ def test_resume_errors(tmp_path):
     with pytest.raises(RlvError, match="no such run directory"):
         resume(tmp_path / "absent")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(RlvError, match="config.json: no such file"):
+    with pytest.raises(RlvError, match=r"config\.json: no such file"):
         resume(tmp_path / "empty")

@@ -1,4 +1,5 @@
-from rlv.cli import main
 import sys
+
+from rlv.cli import main
 
 sys.exit(main())

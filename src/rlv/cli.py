@@ -114,14 +114,17 @@ def cmd_train(args: list[str]) -> None:
         preset = args.pop(0) if args and not args[0].startswith("-") else None
         default = get_preset(preset) if preset else TrainConfig()
         description = "Train SAC or RLV. Optional first argument: a preset, one of: " + ", ".join(PRESETS)
-        config = tyro.cli(TrainConfig, default=default, args=args, prog="rlv train [PRESET]",
-                          description=description)
+        config = tyro.cli(
+            TrainConfig, default=default, args=args, prog="rlv train [PRESET]", description=description
+        )
         if not config.label:
             config = dataclasses.replace(config, label=config.algo)
         summary = train(config)
         out = config.out
-    print(f"finished {out}: env steps {summary['env_step']}, eval/return {summary['eval/return']:.2f}, "
-          f"eval/success {summary['eval/success']:.2f}")
+    print(
+        f"finished {out}: env steps {summary['env_step']}, eval/return {summary['eval/return']:.2f}, "
+        f"eval/success {summary['eval/success']:.2f}"
+    )
 
 
 def cmd_collect(args: list[str]) -> None:
@@ -140,25 +143,33 @@ def cmd_collect(args: list[str]) -> None:
             raise RlvError(f"no scripted expert for {parsed.env!r}; use --policy random")
         if parsed.quality is None and parsed.noise is None:
             raise RlvError("give --quality R (target average return) or --noise P")
-        result = collect_acrobot(env, parsed.episodes, parsed.seed, parsed.quality, parsed.noise,
-                                 progress=parsed.progress)
+        result = collect_acrobot(
+            env, parsed.episodes, parsed.seed, parsed.quality, parsed.noise, progress=parsed.progress
+        )
     else:
         result = collect_random(env, parsed.episodes, parsed.seed, progress=parsed.progress)
     meta = {
         "env": parsed.env,
         "domain": parsed.domain,
         "source": f"rlv collect --policy {parsed.policy}",
-        "how_made": {"policy": parsed.policy, "noise": result.noise, "seed": parsed.seed,
-                     "target_return": parsed.quality, "command": "rlv collect " + " ".join(args)},
+        "how_made": {
+            "policy": parsed.policy,
+            "noise": result.noise,
+            "seed": parsed.seed,
+            "target_return": parsed.quality,
+            "command": "rlv collect " + " ".join(args),
+        },
         "average_return": result.measured_return,
     }
     write_dataset(parsed.out, result.episodes, meta, overwrite=parsed.overwrite)
     transitions = sum(episode.length for episode in result.episodes)
     successes = np.mean([episode.success for episode in result.episodes])
     target = f" (asked {parsed.quality:g})" if parsed.quality is not None else ""
-    print(f"wrote {parsed.out}: {len(result.episodes)} episodes, {transitions} transitions, "
-          f"average return {result.measured_return:.2f}{target}, success rate {successes:.2f}, "
-          f"noise {result.noise:.3f}")
+    print(
+        f"wrote {parsed.out}: {len(result.episodes)} episodes, {transitions} transitions, "
+        f"average return {result.measured_return:.2f}{target}, success rate {successes:.2f}, "
+        f"noise {result.noise:.3f}"
+    )
 
 
 def cmd_eval(args: list[str]) -> None:

@@ -118,9 +118,7 @@ class TrainConfig:
 
 
 def _acrobot_rlv(**rlv: Any) -> TrainConfig:
-    return TrainConfig(
-        env="acrobot", algo="rlv", rlv=RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv)
-    )
+    return TrainConfig(env="acrobot", algo="rlv", rlv=RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
 
 
 PRESETS: dict[str, TrainConfig] = {

@@ -99,7 +99,9 @@ class TensorBoard:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as error:
-            raise RlvError("--tensorboard needs the tensorboard package: pip install 'rlv[tensorboard]'") from error
+            raise RlvError(
+                "--tensorboard needs the tensorboard package: pip install 'rlv[tensorboard]'"
+            ) from error
         self.writer = SummaryWriter(str(directory))
 
     def write(self, row: dict[str, Any], step: int) -> None:

@@ -5,6 +5,7 @@ Initialisation follows the original (Keras defaults): xavier-uniform weights, ze
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -57,7 +58,7 @@ class TwinCritic(nn.Module):
         super().__init__()
         widths = [obs_dim + act_dim, *hidden]
         self.hidden_layers = nn.ModuleList(
-            EnsembleLinear(members, a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)
+            EnsembleLinear(members, a, b) for a, b in itertools.pairwise(widths)
         )
         self.head = EnsembleLinear(members, widths[-1], 1)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from rlv.config import load_config  # noqa: E402
-from rlv.errors import RlvError  # noqa: E402
-from rlv.logger import read_csv  # noqa: E402
+from rlv.config import load_config
+from rlv.errors import RlvError
+from rlv.logger import read_csv
 
 
 def method_label(run: Path) -> str:
@@ -37,8 +37,12 @@ def load_curves(runs: list[Path], metric: str) -> dict[str, list[tuple[np.ndarra
     return curves
 
 
-def band(curves: list[tuple[np.ndarray, np.ndarray]], confidence: float = 0.95, resamples: int = 1000,
-         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def band(
+    curves: list[tuple[np.ndarray, np.ndarray]],
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Common steps, mean over runs, and a bootstrap interval of the mean, truncated to the shortest run."""
     length = min(len(steps) for steps, _ in curves)
     steps = curves[0][0][:length]

@@ -16,7 +16,11 @@ def iqm(values: np.ndarray) -> float:
 
 
 def bootstrap_ci(
-    values: np.ndarray, statistic: object = iqm, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+    values: np.ndarray,
+    statistic: object = iqm,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of `statistic` over the seeds in `values`."""
     values = np.asarray(values, dtype=np.float64).ravel()

@@ -28,7 +28,14 @@ import torch
 from tqdm import tqdm
 
 from rlv.agents import RLV, SAC, Agent, build_agent
-from rlv.checkpoint import REPLAY_FILE, STATE_FILE, latest_checkpoint, load_state, prune_checkpoints, save_checkpoint
+from rlv.checkpoint import (
+    REPLAY_FILE,
+    STATE_FILE,
+    latest_checkpoint,
+    load_state,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from rlv.config import TrainConfig, load_config, save_config
 from rlv.data.dataset import load_dataset
 from rlv.data.replay import ObservationSampler, ReplayBuffer, rng_state, set_rng_state
@@ -39,8 +46,16 @@ from rlv.evaluate import evaluate
 from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
 
 EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
-TRAIN_COLUMNS = ["env_step", "grad_step", "episodes", "wall_time", "train/sps", "train/episode_return",
-                 "train/episode_length", "train/episode_success"]
+TRAIN_COLUMNS = [
+    "env_step",
+    "grad_step",
+    "episodes",
+    "wall_time",
+    "train/sps",
+    "train/episode_return",
+    "train/episode_length",
+    "train/episode_success",
+]
 
 
 @dataclass
@@ -159,8 +174,13 @@ class Trainer:
         train_log = CsvLog(self.run_dir / "train.csv", TRAIN_COLUMNS + list(type(setup.agent).METRICS))
         eval_log = CsvLog(self.run_dir / "eval.csv", EVAL_COLUMNS)
         board = TensorBoard(self.run_dir / "tb") if config.tensorboard else None
-        bar = tqdm(total=config.total_steps, initial=counters.env_step, disable=not config.progress,
-                   unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=config.total_steps,
+            initial=counters.env_step,
+            disable=not config.progress,
+            unit="step",
+            dynamic_ncols=True,
+        )
         start_time, start_step = time.perf_counter(), counters.env_step
         obs: np.ndarray | None = None
         episode_return, episode_length = 0.0, 0
@@ -183,9 +203,13 @@ class Trainer:
                 if terminated or truncated:
                     counters.episodes += 1
                     success = success_of(info)
-                    self.episode_window.add({"train/episode_return": episode_return,
-                                             "train/episode_length": float(episode_length),
-                                             "train/episode_success": success})
+                    self.episode_window.add(
+                        {
+                            "train/episode_return": episode_return,
+                            "train/episode_length": float(episode_length),
+                            "train/episode_success": success,
+                        }
+                    )
                     obs = None
                 if counters.env_step % config.log_every == 0:
                     sps = (counters.env_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
@@ -215,8 +239,12 @@ class Trainer:
         if not self.last_eval or self.last_eval["env_step"] != counters.env_step:
             self.last_eval = self.run_eval()
         self.save("final", at_episode_boundary=obs is None)
-        summary = {"status": "finished", **dataclasses.asdict(counters), **self.last_eval,
-                   "wall_time_s": time.perf_counter() - start_time}
+        summary = {
+            "status": "finished",
+            **dataclasses.asdict(counters),
+            **self.last_eval,
+            "wall_time_s": time.perf_counter() - start_time,
+        }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
@@ -240,14 +268,21 @@ class Trainer:
     def run_eval(self) -> dict[str, float]:
         agent = self.setup.agent
         seed = 1_000_003 * (self.config.seed + 1) + self.counters.env_step
-        metrics = evaluate(lambda o: agent.act(o, deterministic=True), self.setup.eval_env,
-                           self.config.eval_episodes, seed)
+        metrics = evaluate(
+            lambda o: agent.act(o, deterministic=True), self.setup.eval_env, self.config.eval_episodes, seed
+        )
         return {"env_step": self.counters.env_step, "grad_step": self.counters.grad_step, **metrics}
 
     def train_row(self, sps: float, wall_time: float) -> dict[str, Any]:
-        row = {"env_step": self.counters.env_step, "grad_step": self.counters.grad_step,
-               "episodes": self.counters.episodes, "wall_time": wall_time, "train/sps": sps,
-               **self.episode_window.means(), **self.window.means()}
+        row = {
+            "env_step": self.counters.env_step,
+            "grad_step": self.counters.grad_step,
+            "episodes": self.counters.episodes,
+            "wall_time": wall_time,
+            "train/sps": sps,
+            **self.episode_window.means(),
+            **self.window.means(),
+        }
         self.window.reset()
         self.episode_window.reset()
         return row

@@ -107,7 +107,11 @@ class RLV:
 
     def state_dict(self) -> dict[str, Any]:
         """SAC state plus the inverse model and its optimizer."""
-        return {"sac": self.sac.state_dict(), "idm": self.idm.state_dict(), "idm_optim": self.idm_optim.state_dict()}
+        return {
+            "sac": self.sac.state_dict(),
+            "idm": self.idm.state_dict(),
+            "idm_optim": self.idm_optim.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict`."""

@@ -41,9 +41,7 @@ class SAC:
         ).to(self.device)
         self.critic = TwinCritic(obs_dim, act_dim, config.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = torch.tensor(
-            math.log(config.init_alpha), device=self.device, requires_grad=True
-        )
+        self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.target_entropy = (
             -float(act_dim) if config.target_entropy is None else float(config.target_entropy)
         )
@@ -126,9 +124,7 @@ class SAC:
     @torch.no_grad()
     def update_target(self) -> None:
         """Polyak averaging: theta' <- (1 - tau) theta' + tau theta."""
-        for target, online in zip(
-            self.critic_target.parameters(), self.critic.parameters(), strict=True
-        ):
+        for target, online in zip(self.critic_target.parameters(), self.critic.parameters(), strict=True):
             target.lerp_(online, self.config.tau)
 
     def state_dict(self) -> dict[str, Any]:

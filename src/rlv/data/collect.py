@@ -26,8 +26,14 @@ class NoisyAcrobotExpert:
     with probability `noise`, and re-plans from the true state every `replan_every` steps once its
     plan has been interrupted."""
 
-    def __init__(self, noise: float, rng: np.random.Generator, width: int = 1000, replan_width: int = 300,
-                 replan_every: int = 8) -> None:
+    def __init__(
+        self,
+        noise: float,
+        rng: np.random.Generator,
+        width: int = 1000,
+        replan_width: int = 300,
+        replan_every: int = 8,
+    ) -> None:
         self.noise, self.rng = noise, rng
         self.width, self.replan_width, self.replan_every = width, replan_width, replan_every
         self.plan: list[int] = []
@@ -43,7 +49,11 @@ class NoisyAcrobotExpert:
         if not self.plan and not self.deviated:
             self.plan, self.since_plan = acrobot_expert.plan(state, self.width), 0
         elif self.deviated and self.since_plan >= self.replan_every:
-            self.plan, self.since_plan, self.deviated = acrobot_expert.plan(state, self.replan_width), 0, False
+            self.plan, self.since_plan, self.deviated = (
+                acrobot_expert.plan(state, self.replan_width),
+                0,
+                False,
+            )
         self.since_plan += 1
         planned = self.plan.pop(0) if self.plan else 1
         if self.rng.random() < self.noise:
@@ -109,7 +119,9 @@ def collect_acrobot(
         for round_index in tqdm(range(probe_rounds), desc="calibrating noise", disable=not progress):
             middle = 0.5 * (low + high)
             expert = NoisyAcrobotExpert(middle, np.random.default_rng([seed, round_index]))
-            probe = [rollout(env, expert, seed=10_000_000 + 1000 * round_index + i) for i in range(probe_episodes)]
+            probe = [
+                rollout(env, expert, seed=10_000_000 + 1000 * round_index + i) for i in range(probe_episodes)
+            ]
             if average_return(probe) > target_return:
                 low = middle
             else:

@@ -18,7 +18,8 @@ def dataset_summary(path: Path) -> str:
     lines = [
         f"dataset      {path}",
         f"format       {meta['format']} v{meta['version']}",
-        f"env          {meta.get('env', '?')}   domain {meta.get('domain', '?')}   source {meta.get('source', '?')}",
+        f"env          {meta.get('env', '?')}   domain {meta.get('domain', '?')}",
+        f"source       {meta.get('source', '?')}",
         f"episodes     {len(dataset.episodes)}   transitions {dataset.num_transitions}",
         f"lengths      min {lengths.min()}  mean {lengths.mean():.1f}  max {lengths.max()}",
         f"observations shape {tuple(meta['obs_shape'])}  dtype {meta['obs_dtype']}",

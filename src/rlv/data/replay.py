@@ -47,7 +47,9 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, done: bool) -> None:
+    def add(
+        self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, done: bool
+    ) -> None:
         """Append one transition; `done` is termination only (never time-limit truncation)."""
         i = self.cursor
         self.obs[i], self.action[i], self.reward[i] = obs, action, reward
@@ -58,7 +60,9 @@ class ReplayBuffer:
     def sample(self, batch_size: int, device: torch.device) -> RobotBatch:
         """`batch_size` transitions drawn uniformly with replacement."""
         index = self.rng.integers(0, self.size, size=batch_size)
-        return RobotBatch(*(torch.as_tensor(getattr(self, name)[index], device=device) for name in self.FIELDS))
+        return RobotBatch(
+            *(torch.as_tensor(getattr(self, name)[index], device=device) for name in self.FIELDS)
+        )
 
     def save(self, path: Path) -> None:
         """Write the filled part, cursor and sampling RNG state to an `.npz` (no pickle)."""
@@ -73,7 +77,9 @@ class ReplayBuffer:
             with np.load(path, allow_pickle=False) as data:
                 size = len(data["reward"])
                 if size > self.capacity:
-                    raise RlvError(f"{path}: replay holds {size} transitions, more than capacity {self.capacity}")
+                    raise RlvError(
+                        f"{path}: replay holds {size} transitions, more than capacity {self.capacity}"
+                    )
                 for name in self.FIELDS:
                     getattr(self, name)[:size] = data[name]
                 state = json.loads(str(data["state"]))
@@ -103,10 +109,16 @@ class ObservationSampler:
         self.obs = np.concatenate(obs).astype(np.float32)
         self.next_obs = np.concatenate(next_obs).astype(np.float32)
         self.done = np.concatenate(done)
-        self.true_action = None if any(a is None for a in actions) else np.concatenate(actions).astype(np.float32)
-        self.true_reward = None if any(r is None for r in rewards) else np.concatenate(rewards).astype(np.float32)
+        self.true_action = (
+            None if any(a is None for a in actions) else np.concatenate(actions).astype(np.float32)
+        )
+        self.true_reward = (
+            None if any(r is None for r in rewards) else np.concatenate(rewards).astype(np.float32)
+        )
         if config.action_source == "oracle" and self.true_action is None:
-            raise RlvError(f"{dataset.path}: action_source=oracle needs true_actions, which this dataset lacks")
+            raise RlvError(
+                f"{dataset.path}: action_source=oracle needs true_actions, which this dataset lacks"
+            )
         if config.reward_source == "true" and self.true_reward is None:
             raise RlvError(f"{dataset.path}: reward_source=true needs rewards, which this dataset lacks")
         self.rng = np.random.default_rng(seed)
