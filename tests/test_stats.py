@@ -24,3 +24,14 @@ def test_steps_to_reach():
 
 def test_smooth():
     np.testing.assert_allclose(smooth(np.array([0.0, 2.0, 4.0]), 2), [0.0, 1.0, 3.0])
+
+
+def test_plot_band_covers_the_seed_mean():
+    from rlv.plot import band
+
+    steps = np.array([1000, 2000, 3000])
+    curves = [(steps, np.array([-100.0, -90.0, -80.0])), (steps, np.array([-100.0, -70.0, -60.0]))]
+    common, mean, low, high = band(curves)
+    np.testing.assert_array_equal(common, steps)
+    np.testing.assert_allclose(mean, [-100.0, -80.0, -70.0])
+    assert np.all(low <= mean) and np.all(mean <= high) and high[1] - low[1] > 0

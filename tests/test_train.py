@@ -125,3 +125,21 @@ def test_resume_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RlvError, match=r"config\.json: no such file"):
         resume(tmp_path / "empty")
+
+
+def test_tensorboard_events_are_written(tmp_path):
+    pytest.importorskip("tensorboard")
+    config = tiny_config(tmp_path, "sac", total_steps=300, tensorboard=True)
+    train(config)
+    assert list((config.out / "tb").glob("events.out.tfevents.*"))
+
+
+def test_amount_of_observation_data_is_limited(tmp_path, acrobot_dataset):
+    from rlv.config import RLVConfig
+    from rlv.train import build
+
+    full = build(tiny_config(tmp_path, "rlv", acrobot_dataset))
+    config = tiny_config(tmp_path, "rlv", acrobot_dataset)
+    limited = build(dataclasses.replace(config, rlv=RLVConfig(dataset=acrobot_dataset, max_episodes=2)))
+    assert 0 < len(limited.sampler) < len(full.sampler)
+    assert limited.sampler.done.sum() <= 2
