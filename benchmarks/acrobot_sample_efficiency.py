@@ -190,7 +190,8 @@ def print_table(args: Args, table: list[dict[str, object]]) -> None:
     for row in table:
         print(
             f"| {row['method']} | {row['final_return_iqm']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}] "
-            f"| {steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{row['seeds']} runs) "
+            f"| {steps_text(row['steps_to_sac_final'])} "
+            f"({row['runs_reaching_sac_final']}/{row['seeds']} runs) "
             f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
             f"({row['runs_reaching_fixed']}/{row['seeds']} runs) | {row['ratio_fixed']} |"
         )
