@@ -67,6 +67,20 @@ class RLVConfig:
     timelimit_done: bool = False
     """Original quirk: the last transition of every episode is done (and gets `reward_scale`),
     also when the episode only hit the time limit."""
+    alignment: Literal["none", "adversarial", "original"] = "none"
+    """Domain alignment of image features: none; adversarial (flipped-label generator loss into the
+    shared encoder); original (the release's behaviour: the discriminator trains, the encoder never
+    sees its gradient)."""
+    generator_weight: float = 0.1
+    """Weight of the generator (confusion) loss relative to the critic loss on the shared encoder."""
+    paired_dataset: Path | None = None
+    """Paired robot/human frames (rlv collect --paired) for the paired feature loss."""
+    paired_weight: float = 1.0
+    """Weight of the paired-frame feature MSE relative to the critic loss."""
+    paired_batch_size: int = 256
+    """Paired frames per gradient step."""
+    discriminator_lr: float = 3e-4
+    """Adam learning rate of the domain discriminator."""
 
 
 @dataclass(frozen=True)

@@ -121,3 +121,65 @@ class InverseModel(nn.Module):
 
     def forward(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, next_obs], dim=-1))
+
+
+class ImageEncoder(nn.Module):
+    """Conv encoder for uint8 HWC images: (B, H, W, 3) uint8 -> (B, out_dim) features.
+
+    Pixels are scaled to [-1, 1]; each block is a 'same' 5x5 conv, ReLU and 2x2 max-pool (the
+    original's DA encoder with channels (16, 16, 32): 48x48 -> 6x6x32 = 1152 features).
+    """
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int] = (16, 16, 32)) -> None:
+        super().__init__()
+        height, width, colours = image_shape
+        layers: list[nn.Module] = []
+        previous = colours
+        for count in channels:
+            layers += [nn.Conv2d(previous, count, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)]
+            previous = count
+        self.convs = nn.Sequential(*layers)
+        for layer in self.convs:
+            if isinstance(layer, nn.Conv2d):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        scale = 2 ** len(channels)
+        self.out_dim = previous * (height // scale) * (width // scale)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return self.convs(x).flatten(1)
+
+
+class RandomShift(nn.Module):
+    """Random-shift augmentation of uint8 HWC images: replicate-pad by `pad`, crop back at a random
+    offset. `per_sample=True` draws one offset per image (DrQ style); False one per batch (the
+    original). Identity in eval mode."""
+
+    def __init__(self, pad: int = 4, per_sample: bool = True) -> None:
+        super().__init__()
+        self.pad, self.per_sample = pad, per_sample
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.pad == 0:
+            return images
+        batch, height, width, _ = images.shape
+        padded = F.pad(images.permute(0, 3, 1, 2).float(), (self.pad,) * 4, mode="replicate")
+        draws = batch if self.per_sample else 1
+        offsets = torch.randint(0, 2 * self.pad + 1, (draws, 2), device=images.device).expand(batch, 2)
+        rows = offsets[:, :1] + torch.arange(height, device=images.device)  # (B, H)
+        cols = offsets[:, 1:] + torch.arange(width, device=images.device)  # (B, W)
+        index = torch.arange(batch, device=images.device)[:, None, None]
+        crops = padded.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+        return crops.to(images.dtype)
+
+
+class Discriminator(nn.Module):
+    """Domain discriminator D(f) -> logit of 'observation (video) domain', (B, feat) -> (B,)."""
+
+    def __init__(self, feature_dim: int, hidden: Sequence[int] = (64, 64, 64)) -> None:
+        super().__init__()
+        self.net = mlp(feature_dim, hidden, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features).squeeze(-1)

@@ -33,3 +33,10 @@ class ObservationBatch(NamedTuple):
     done: torch.Tensor
     true_action: torch.Tensor | None = None
     true_reward: torch.Tensor | None = None
+
+
+class PairedBatch(NamedTuple):
+    """The same scene states seen in both domains: robot (P, H, W, 3) and human (P, H, W, 3) uint8."""
+
+    robot: torch.Tensor
+    human: torch.Tensor

@@ -6,6 +6,9 @@ One gradient step (the paper's algorithm box), for B robot rows and N observatio
     2. r^ = scale * done + bottom * (1 - done)   relabel their rewards (done: end of a successful video)
     3. L_d = mean_b ||d(s, s') - a||^2    train the inverse model on robot rows only
     4. SAC step on the union  S = [s; o], A = [a; a^], R = [r; r^], D = [d; done]  (B + N rows)
+    5. (images) domain alignment of the shared encoder f, in the same optimizer step as the critic:
+       L_f = L_Q + w_gen BCE(D(f(S)), 1 - domain) + w_pair ||f(robot frame) - f(human frame)||^2,
+       then the discriminator D steps on BCE(D(f(S)), domain), domain = 0 robot / 1 observation.
 
 The labels come from the inverse model before its step (as in the original, whose losses all
 share one forward pass). Ablations replace step 1 by the dataset's true actions or zeros and
@@ -18,19 +21,30 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from rlv.agents.base import ObservationBatch, RobotBatch
+from rlv.agents.base import ObservationBatch, PairedBatch, RobotBatch
 from rlv.agents.sac import SAC
 from rlv.config import RLVConfig, SACConfig
-from rlv.nets import InverseModel
+from rlv.nets import Discriminator, InverseModel
 
 
 class RLV:
     """RLV on state observations: a SAC learner plus an inverse dynamics model `idm`."""
 
-    METRICS = (*SAC.METRICS, "loss/idm", "stat/idm_obs_action_mse", "stat/obs_reward_mean")
-    """Keys of the dict `update()` returns (idm_obs_action_mse only with true_actions)."""
+    METRICS = (
+        *SAC.METRICS,
+        "loss/idm",
+        "stat/idm_obs_action_mse",
+        "stat/obs_reward_mean",
+        "loss/domain",
+        "loss/generator",
+        "loss/paired",
+        "stat/domain_accuracy",
+    )
+    """Keys of the dict `update()` returns (idm_obs_action_mse only with true_actions, the last four
+    only with alignment)."""
 
     def __init__(
         self,
@@ -39,20 +53,29 @@ class RLV:
         sac_config: SACConfig,
         config: RLVConfig,
         device: str = "cpu",
+        encoder: nn.Module | None = None,
+        augment: nn.Module | None = None,
     ) -> None:
         self.config = config
-        self.sac = SAC(obs_dim, act_dim, sac_config, device)
+        self.sac = SAC(obs_dim, act_dim, sac_config, device, encoder, augment)
         self.device = self.sac.device
-        self.idm = InverseModel(obs_dim, act_dim, config.idm_hidden).to(self.device)
+        feature_dim = getattr(encoder, "out_dim", obs_dim)
+        self.idm = InverseModel(feature_dim, act_dim, config.idm_hidden).to(self.device)
         self.idm_optim = torch.optim.Adam(self.idm.parameters(), lr=config.idm_lr)
+        self.discriminator = Discriminator(feature_dim).to(self.device)
+        self.discriminator_optim = torch.optim.Adam(
+            self.discriminator.parameters(), lr=config.discriminator_lr
+        )
         self.act_dim = act_dim
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for one observation; the policy is SAC's."""
         return self.sac.act(obs, deterministic)
 
-    def update(self, robot: RobotBatch, observation: ObservationBatch) -> dict[str, float]:
-        """One RLV gradient step on B robot rows and N observation rows (steps 1-4 above)."""
+    def update(
+        self, robot: RobotBatch, observation: ObservationBatch, paired: PairedBatch | None = None
+    ) -> dict[str, float]:
+        """One RLV gradient step on B robot rows and N observation rows (steps 1-5 above)."""
         action_hat = self.label_actions(observation)
         reward_hat = self.relabel_rewards(observation)
         metrics = self.update_inverse_model(robot)
@@ -65,15 +88,27 @@ class RLV:
             next_obs=torch.cat([robot.next_obs, observation.next_obs]),
             done=torch.cat([robot.done, observation.done]),
         )
-        metrics |= self.sac.update(union)
+        critic_loss, features, critic_metrics = self.sac.critic_loss(union)
+        domain = torch.cat([torch.zeros(len(robot.obs)), torch.ones(len(observation.obs))]).to(self.device)
+        alignment_loss, alignment_metrics = self.alignment_loss(features, domain, paired)
+        self.sac.step_critic(critic_loss + alignment_loss)
+        metrics |= critic_metrics | alignment_metrics
+        if self.config.alignment != "none":
+            metrics |= self.update_discriminator(features.detach(), domain)
+        metrics |= self.sac.update_policy(features.detach())
         metrics["stat/obs_reward_mean"] = reward_hat.mean().item()
         return metrics
+
+    def features(self, obs: torch.Tensor) -> torch.Tensor:
+        """Shared-encoder features of observations, without gradient (inverse model inputs)."""
+        with torch.no_grad():
+            return self.sac.encoder(obs)
 
     @torch.no_grad()
     def label_actions(self, observation: ObservationBatch) -> torch.Tensor:
         """Step 1: actions (N, act_dim) for the observation rows, by `config.action_source`."""
         if self.config.action_source == "idm":
-            return self.idm(observation.obs, observation.next_obs)
+            return self.idm(self.features(observation.obs), self.features(observation.next_obs))
         if self.config.action_source == "zero":
             return torch.zeros(len(observation.obs), self.act_dim, device=self.device)
         if observation.true_action is None:
@@ -91,8 +126,10 @@ class RLV:
         return self.config.reward_scale * done + self.config.reward_bottom * (1.0 - done)
 
     def inverse_model_loss(self, robot: RobotBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Step 3: L_d = MSE(d(s, s'), a) on the B robot rows only."""
-        predicted = self.idm(robot.obs, robot.next_obs)
+        """Step 3: L_d = MSE(d(f(s), f(s')), a) on the B robot rows only (f: shared encoder, not trained
+        by this loss; the identity for state tasks)."""
+        obs, next_obs = self.sac.augment(robot.obs), self.sac.augment(robot.next_obs)
+        predicted = self.idm(self.features(obs), self.features(next_obs))
         assert predicted.shape == robot.action.shape, (predicted.shape, robot.action.shape)
         loss = F.mse_loss(predicted, robot.action)
         return loss, {"loss/idm": loss.item()}
@@ -105,12 +142,54 @@ class RLV:
         self.idm_optim.step()
         return metrics
 
+    def alignment_loss(
+        self, features: torch.Tensor, domain: torch.Tensor, paired: PairedBatch | None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Step 5, encoder side: w_gen * BCE(D(f), 1 - domain) + w_pair * MSE(f(robot), f(human)).
+
+        features (B + N, feature_dim) carry the encoder's graph; domain (B + N,) is 0 robot, 1 video.
+        With alignment='original' both terms are computed on detached features, as in the release
+        (they are logged but never move the encoder). The discriminator's own parameters get no
+        gradient from this loss.
+        """
+        zero = torch.zeros((), device=self.device)
+        if self.config.alignment == "none":
+            return zero, {}
+        effective = self.config.alignment == "adversarial"
+        inputs = features if effective else features.detach()
+        self.discriminator.requires_grad_(False)
+        generator = F.binary_cross_entropy_with_logits(self.discriminator(inputs), 1.0 - domain)
+        self.discriminator.requires_grad_(True)
+        loss = self.config.generator_weight * generator
+        metrics = {"loss/generator": generator.item()}
+        if paired is not None and self.config.paired_weight > 0:
+            robot_features = self.sac.encoder(self.sac.augment(paired.robot))
+            human_features = self.sac.encoder(self.sac.augment(paired.human))
+            if not effective:
+                robot_features, human_features = robot_features.detach(), human_features.detach()
+            paired_loss = F.mse_loss(robot_features, human_features)
+            loss = loss + self.config.paired_weight * paired_loss
+            metrics["loss/paired"] = paired_loss.item()
+        return loss, metrics
+
+    def update_discriminator(self, features: torch.Tensor, domain: torch.Tensor) -> dict[str, float]:
+        """Step 5, discriminator side: BCE(D(f), domain) on detached features (B + N, feature_dim)."""
+        logits = self.discriminator(features)
+        loss = F.binary_cross_entropy_with_logits(logits, domain)
+        self.discriminator_optim.zero_grad(set_to_none=True)
+        loss.backward()
+        self.discriminator_optim.step()
+        accuracy = ((logits > 0).float() == domain).float().mean()
+        return {"loss/domain": loss.item(), "stat/domain_accuracy": accuracy.item()}
+
     def state_dict(self) -> dict[str, Any]:
-        """SAC state plus the inverse model and its optimizer."""
+        """SAC state plus the inverse model, the discriminator and their optimizers."""
         return {
             "sac": self.sac.state_dict(),
             "idm": self.idm.state_dict(),
             "idm_optim": self.idm_optim.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "discriminator_optim": self.discriminator_optim.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -118,3 +197,5 @@ class RLV:
         self.sac.load_state_dict(state["sac"])
         self.idm.load_state_dict(state["idm"])
         self.idm_optim.load_state_dict(state["idm_optim"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.discriminator_optim.load_state_dict(state["discriminator_optim"])

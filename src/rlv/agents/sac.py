@@ -8,6 +8,10 @@ a metrics dict. Losses, for a batch of B transitions:
     actor   (eq. 7):  L_pi = mean_b alpha log pi(a~|s) - min_j Q_j(s, a~),  a~ ~ pi(s)
     alpha   (eq. 18): L_alpha = -mean_b log_alpha (log pi(a~|s) + H_target),  H_target = -|A|
 
+With image observations the agent owns one conv `encoder` shared for real: the critic loss trains
+it (`critic_optim` holds encoder and critic parameters), the actor and the target use its features
+without gradient (as in DrQ-v2). For state observations the encoder is the identity.
+
 Deviation from the TF1 original: the three losses are computed and stepped one after the other
 (critic, then actor against the updated critic, then alpha), the usual PyTorch order, instead of
 from one shared forward pass.
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from rlv.agents.base import RobotBatch
 from rlv.config import SACConfig
@@ -33,20 +38,33 @@ class SAC:
     METRICS = ("loss/critic", "loss/actor", "loss/alpha", "stat/alpha", "stat/q_mean", "stat/entropy")
     """Keys of the dict `update()` returns."""
 
-    def __init__(self, obs_dim: int, act_dim: int, config: SACConfig, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        config: SACConfig,
+        device: str = "cpu",
+        encoder: nn.Module | None = None,
+        augment: nn.Module | None = None,
+    ) -> None:
         self.config = config
         self.device = torch.device(device)
+        self.encoder = (encoder or nn.Identity()).to(self.device)
+        self.augment = augment or nn.Identity()
+        feature_dim = getattr(encoder, "out_dim", obs_dim)
         self.actor = TanhGaussianActor(
-            obs_dim, act_dim, config.hidden, config.log_std_min, config.log_std_max
+            feature_dim, act_dim, config.hidden, config.log_std_min, config.log_std_max
         ).to(self.device)
-        self.critic = TwinCritic(obs_dim, act_dim, config.hidden).to(self.device)
+        self.critic = TwinCritic(feature_dim, act_dim, config.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.target_entropy = (
             -float(act_dim) if config.target_entropy is None else float(config.target_entropy)
         )
         self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
-        self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=config.lr)
+        self.critic_optim = torch.optim.Adam(
+            [*self.encoder.parameters(), *self.critic.parameters()], lr=config.lr
+        )
         self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=config.lr)
 
     @property
@@ -57,53 +75,69 @@ class SAC:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for one observation (obs_dim,) -> (act_dim,) in [-1, 1]."""
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        action = self.actor.deterministic(obs_t) if deterministic else self.actor.sample(obs_t)[0]
+        obs_t = torch.as_tensor(obs, device=self.device).unsqueeze(0)
+        features = self.encoder(obs_t if obs_t.dtype == torch.uint8 else obs_t.float())
+        action = self.actor.deterministic(features) if deterministic else self.actor.sample(features)[0]
         return action.squeeze(0).cpu().numpy()
 
     def update(self, batch: RobotBatch) -> dict[str, float]:
-        """One SAC gradient step: critic, actor, temperature, then the target critics."""
-        metrics = self.update_critic(batch)
-        actor_metrics, log_prob = self.update_actor(batch.obs)
-        metrics |= actor_metrics
+        """One SAC gradient step: critic (and encoder), actor, temperature, then the target critics."""
+        loss, features, metrics = self.critic_loss(batch)
+        self.step_critic(loss)
+        return metrics | self.update_policy(features.detach())
+
+    def update_policy(self, features: torch.Tensor) -> dict[str, float]:
+        """The steps after the critic's: actor, temperature, target critics; features detached."""
+        metrics, log_prob = self.update_actor(features)
         metrics |= self.update_alpha(log_prob)
         self.update_target()
         return metrics
 
-    def critic_loss(self, batch: RobotBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        """L_Q of eq. 5 on B rows; batch.reward and batch.done are (B,)."""
+    def critic_loss(self, batch: RobotBatch) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """L_Q of eq. 5 on B rows; batch.reward and batch.done are (B,).
+
+        Returns the loss, the encoder features of the (augmented) batch.obs (B, feature_dim) with
+        their graph (other encoder losses may join the same step), and metrics.
+        """
+        features = self.encoder(self.augment(batch.obs))
         with torch.no_grad():
-            next_action, next_log_prob = self.actor.sample(batch.next_obs)
-            next_q = self.critic_target(batch.next_obs, next_action).min(dim=0).values
+            next_features = self.encoder(self.augment(batch.next_obs))
+            next_action, next_log_prob = self.actor.sample(next_features)
+            next_q = self.critic_target(next_features, next_action).min(dim=0).values
             target = batch.reward + self.config.gamma * (1.0 - batch.done) * (
                 next_q - self.alpha * next_log_prob
             )
-        q = self.critic(batch.obs, batch.action)  # (2, B)
+        q = self.critic(features, batch.action)  # (2, B)
         assert q.shape == (2, *target.shape), (q.shape, target.shape)
         loss = 0.5 * (q - target).pow(2).mean(dim=1).sum()
-        return loss, {"loss/critic": loss.item(), "stat/q_mean": q.mean().item()}
+        return loss, features, {"loss/critic": loss.item(), "stat/q_mean": q.mean().item()}
 
-    def update_critic(self, batch: RobotBatch) -> dict[str, float]:
-        """Step the critics on L_Q."""
-        loss, metrics = self.critic_loss(batch)
+    def step_critic(self, loss: torch.Tensor) -> None:
+        """One step of the critic optimizer (critics and encoder) on `loss`."""
         self.critic_optim.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_optim.step()
+
+    def update_critic(self, batch: RobotBatch) -> dict[str, float]:
+        """Step the critics (and encoder) on L_Q alone."""
+        loss, _, metrics = self.critic_loss(batch)
+        self.step_critic(loss)
         return metrics
 
-    def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """L_pi of eq. 7 on obs (B, obs_dim); also returns log pi(a~|s) (B,) for the alpha loss."""
-        action, log_prob = self.actor.sample(obs)
+    def actor_loss(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """L_pi of eq. 7 on detached encoder features (B, feature_dim) (the observations themselves
+        for state tasks); also returns log pi(a~|s) (B,) for the alpha loss."""
+        action, log_prob = self.actor.sample(features)
         self.critic.requires_grad_(False)  # the actor loss must not build critic parameter grads
-        q = self.critic(obs, action).min(dim=0).values
+        q = self.critic(features, action).min(dim=0).values
         self.critic.requires_grad_(True)
         loss = (self.alpha * log_prob - q).mean()
         metrics = {"loss/actor": loss.item(), "stat/entropy": -log_prob.mean().item()}
         return loss, log_prob.detach(), metrics
 
-    def update_actor(self, obs: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
+    def update_actor(self, features: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
         """Step the actor on L_pi; returns metrics and the detached log-probabilities."""
-        loss, log_prob, metrics = self.actor_loss(obs)
+        loss, log_prob, metrics = self.actor_loss(features)
         self.actor_optim.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_optim.step()
@@ -130,6 +164,7 @@ class SAC:
     def state_dict(self) -> dict[str, Any]:
         """Everything that defines the agent's future: networks, targets, optimizers, temperature."""
         return {
+            "encoder": self.encoder.state_dict(),
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(),
@@ -141,6 +176,7 @@ class SAC:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict`."""
+        self.encoder.load_state_dict(state["encoder"])
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.critic_target.load_state_dict(state["critic_target"])

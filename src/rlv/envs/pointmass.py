@@ -47,7 +47,7 @@ def _background(domain: str) -> np.ndarray:
         goal_colour = np.array([60.0, 150.0, 70.0])
     low = _pixel(GOAL + np.array([-GOAL_HALF_WIDTH, GOAL_HALF_WIDTH]))
     high = _pixel(GOAL + np.array([GOAL_HALF_WIDTH, -GOAL_HALF_WIDTH]))
-    inside = (_ROWS >= low[0]) & (_ROWS <= high[0]) & (_COLS >= low[1]) & (_COLS <= high[1])
+    inside = (low[0] <= _ROWS) & (high[0] >= _ROWS) & (low[1] <= _COLS) & (high[1] >= _COLS)
     image[inside] = goal_colour
     return image
 
@@ -69,7 +69,7 @@ def render_state(position: np.ndarray, domain: str = "robot") -> np.ndarray:
         palm = ((_ROWS - row) / 3.0) ** 2 + ((_COLS - col) / 4.0) ** 2 <= 1.0
         image[palm] = skin
         for offset in (-3, -1, 1, 3):  # four fingers pointing up
-            finger = (np.abs(_COLS - (col + offset)) <= 0.6) & (_ROWS >= row - 7) & (_ROWS <= row - 2)
+            finger = (np.abs(_COLS - (col + offset)) <= 0.6) & (row - 7 <= _ROWS) & (row - 2 >= _ROWS)
             image[finger] = skin * 0.92
     return image.astype(np.uint8)
 
