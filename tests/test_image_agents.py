@@ -1,0 +1,167 @@
+"""Image agents on tiny images: the shared encoder is trained by the critic and the alignment losses
+only, the actor and inverse model see it without gradient, and alignment really reaches it (but not
+with alignment='original', the released code's behaviour)."""
+
+import pytest
+import torch
+
+from rlv.agents import RLV, SAC, ObservationBatch, RobotBatch
+from rlv.agents.base import PairedBatch
+from rlv.config import RLVConfig, SACConfig
+from rlv.nets import ImageEncoder, RandomShift
+
+SHAPE, ACT_DIM, B = (16, 16, 3), 2, 8
+
+
+def images(n, seed):
+    return torch.randint(
+        0, 256, (n, *SHAPE), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def robot_batch():
+    return RobotBatch(
+        images(B, 0), torch.rand(B, ACT_DIM) * 2 - 1, torch.zeros(B), images(B, 1), torch.zeros(B)
+    )
+
+
+def obs_batch():
+    done = torch.zeros(B)
+    done[-1] = 1
+    return ObservationBatch(images(B, 2), images(B, 3), done)
+
+
+def paired_batch():
+    return PairedBatch(images(B, 4), images(B, 5))
+
+
+def make(algo, **rlv):
+    torch.manual_seed(0)
+    encoder, augment = ImageEncoder(SHAPE, channels=(4, 4)), RandomShift(2)
+    if algo == "sac":
+        return SAC(0, ACT_DIM, SACConfig(hidden=(16,)), encoder=encoder, augment=augment)
+    return RLV(
+        0,
+        ACT_DIM,
+        SACConfig(hidden=(16,)),
+        RLVConfig(idm_hidden=(8,), **rlv),
+        encoder=encoder,
+        augment=augment,
+    )
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before, module):
+    return any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+
+def sac_of(agent):
+    return agent.sac if isinstance(agent, RLV) else agent
+
+
+@pytest.mark.parametrize("algo", ["sac", "rlv"])
+def test_critic_trains_encoder_actor_does_not(algo):
+    agent = make(algo)
+    sac = sac_of(agent)
+    encoder, actor = snapshot(sac.encoder), snapshot(sac.actor)
+    loss, features, _ = sac.critic_loss(robot_batch())
+    sac.step_critic(loss)
+    assert changed(encoder, sac.encoder) and not changed(actor, sac.actor)
+    encoder = snapshot(sac.encoder)
+    sac.update_policy(features.detach())
+    assert changed(actor, sac.actor) and not changed(encoder, sac.encoder)
+
+
+@pytest.mark.parametrize("algo", ["sac", "rlv"])
+def test_full_image_update_and_action(algo):
+    agent = make(algo)
+    metrics = agent.update(robot_batch()) if algo == "sac" else agent.update(robot_batch(), obs_batch())
+    assert metrics["loss/critic"] > 0
+    action = agent.act(images(1, 9)[0].numpy())
+    assert action.shape == (ACT_DIM,) and abs(action).max() <= 1
+
+
+def test_inverse_model_does_not_train_the_encoder():
+    agent = make("rlv")
+    encoder, idm = snapshot(agent.sac.encoder), snapshot(agent.idm)
+    agent.update_inverse_model(robot_batch())
+    assert changed(idm, agent.idm) and not changed(encoder, agent.sac.encoder)
+
+
+def alignment_gradient(alignment, paired=None):
+    agent = make("rlv", alignment=alignment, generator_weight=1.0, paired_weight=1.0)
+    union = torch.cat([robot_batch().obs, obs_batch().obs])
+    features = agent.sac.encoder(union)
+    domain = torch.cat([torch.zeros(B), torch.ones(B)])
+    loss, metrics = agent.alignment_loss(features, domain, paired)
+    agent.sac.critic_optim.zero_grad(set_to_none=True)
+    if loss.requires_grad:
+        loss.backward()
+    grads = [p.grad for p in agent.sac.encoder.parameters()]
+    norm = sum(float(g.abs().sum()) for g in grads if g is not None)
+    return norm, metrics, agent
+
+
+def test_adversarial_alignment_gradient_reaches_the_encoder():
+    norm, metrics, agent = alignment_gradient("adversarial")
+    assert norm > 0 and metrics["loss/generator"] > 0
+    assert all(p.grad is None for p in agent.discriminator.parameters())  # D is not trained by it
+
+
+def test_original_alignment_never_reaches_the_encoder():
+    norm, metrics, _ = alignment_gradient("original", paired_batch())
+    assert norm == 0 and "loss/generator" in metrics and "loss/paired" in metrics
+
+
+def test_paired_loss_gradient_reaches_the_encoder():
+    agent = make("rlv", alignment="adversarial", generator_weight=0.0, paired_weight=1.0)
+    loss, metrics = agent.alignment_loss(
+        torch.zeros(2 * B, agent.sac.encoder.out_dim),
+        torch.cat([torch.zeros(B), torch.ones(B)]),
+        paired_batch(),
+    )
+    loss.backward()
+    assert metrics["loss/paired"] > 0
+    assert sum(float(p.grad.abs().sum()) for p in agent.sac.encoder.parameters()) > 0
+
+
+def test_discriminator_step_moves_only_the_discriminator():
+    agent = make("rlv", alignment="adversarial")
+    encoder, discriminator = snapshot(agent.sac.encoder), snapshot(agent.discriminator)
+    features = agent.sac.encoder(torch.cat([robot_batch().obs, obs_batch().obs])).detach()
+    metrics = agent.update_discriminator(features, torch.cat([torch.zeros(B), torch.ones(B)]))
+    assert changed(discriminator, agent.discriminator) and not changed(encoder, agent.sac.encoder)
+    assert 0 <= metrics["stat/domain_accuracy"] <= 1
+
+
+def test_rlv_image_update_with_alignment_moves_discriminator_and_encoder():
+    agent = make("rlv", alignment="adversarial")
+    encoder, discriminator = snapshot(agent.sac.encoder), snapshot(agent.discriminator)
+    metrics = agent.update(robot_batch(), obs_batch(), paired_batch())
+    assert changed(encoder, agent.sac.encoder) and changed(discriminator, agent.discriminator)
+    assert {"loss/domain", "loss/generator", "loss/paired", "stat/domain_accuracy"} <= set(metrics)
+
+
+@pytest.mark.parametrize("per_sample", [True, False])
+def test_random_shift_crops_the_padded_image(per_sample):
+    torch.manual_seed(0)
+    x = images(32, 7)
+    shift = RandomShift(pad=2, per_sample=per_sample)
+    y = shift(x)
+    padded = torch.nn.functional.pad(x.permute(0, 3, 1, 2).float(), (2,) * 4, mode="replicate")
+    offsets = []
+    for i in range(len(x)):
+        matches = [
+            (r, c)
+            for r in range(5)
+            for c in range(5)
+            if torch.equal(padded[i, :, r : r + 16, c : c + 16].permute(1, 2, 0).to(torch.uint8), y[i])
+        ]
+        assert matches, "each output must be a crop of the padded input"
+        offsets.append(matches[0])
+    assert (len(set(offsets)) > 1) == per_sample
+    shift.eval()
+    assert torch.equal(shift(x), x)
