@@ -40,6 +40,12 @@ class SACConfig:
     """Lower clip of the policy's log standard deviation."""
     log_std_max: float = 2.0
     """Upper clip of the policy's log standard deviation."""
+    conv_channels: tuple[int, ...] = (16, 16, 32)
+    """Image tasks: channels of the shared conv encoder (5x5 'same' conv + 2x2 max-pool per layer)."""
+    augment: Literal["shift", "batch-shift", "none"] = "shift"
+    """Image tasks: random shift with one offset per sample (DrQ), per batch (original), or none."""
+    shift_pad: int = 4
+    """Image tasks: padding of the random shift, in pixels."""
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def evaluate_run(run: Path, episodes: int, seed: int, checkpoint: Path | None = 
     if checkpoint is None:
         raise RlvError(f"{run}: no checkpoint to evaluate")
     env = make_env(config.env, seed, config.horizon)
-    agent = build_agent(config, env.observation_space.shape[0], env.action_space.shape[0])
+    agent = build_agent(config, env.observation_space.shape, env.action_space.shape[0])
     agent.load_state_dict(load_state(checkpoint / STATE_FILE)["agent"])
     torch.set_num_threads(config.threads)
     metrics = evaluate(lambda obs: agent.act(obs, deterministic=True), env, episodes, seed)

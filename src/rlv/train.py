@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlv.agents import RLV, SAC, Agent, build_agent
+from rlv.agents import RLV, SAC, Agent, build_agent, is_image
 from rlv.checkpoint import (
     REPLAY_FILE,
     STATE_FILE,
@@ -84,8 +84,10 @@ def build(config: TrainConfig) -> Setup:
     env = make_env(config.env, config.seed, config.horizon)
     eval_env = make_env(config.env, config.seed + 1, config.horizon)
     space = env.observation_space
-    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-        raise RlvError(f"environment {config.env!r}: observations {space} are not a flat vector")
+    if not isinstance(space, gym.spaces.Box) or not (len(space.shape) == 1 or is_image(space.shape)):
+        raise RlvError(
+            f"environment {config.env!r}: observations {space} are neither a vector nor HxWx3 images"
+        )
     sampler = None
     if config.algo == "rlv":
         if config.rlv.dataset is None:
@@ -96,11 +98,18 @@ def build(config: TrainConfig) -> Setup:
                 f"{config.rlv.dataset}: observations have shape {dataset.obs_shape}, "
                 f"but {config.env} observations have shape {space.shape}"
             )
+        if is_image(space.shape) and dataset.meta["obs_dtype"] != "uint8":
+            raise RlvError(
+                f"{config.rlv.dataset}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
+            )
         sampler = ObservationSampler(dataset, config.rlv, seed=config.seed + 3)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
-    agent = build_agent(config, space.shape[0], env.action_space.shape[0])
-    replay = ReplayBuffer(space.shape, env.action_space.shape[0], config.replay_size, seed=config.seed + 2)
+    agent = build_agent(config, space.shape, env.action_space.shape[0])
+    obs_dtype = np.uint8 if is_image(space.shape) else np.float32
+    replay = ReplayBuffer(
+        space.shape, env.action_space.shape[0], config.replay_size, config.seed + 2, obs_dtype
+    )
     return Setup(env, eval_env, agent, replay, sampler, np.random.default_rng(config.seed + 4))
 
 

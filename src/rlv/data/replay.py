@@ -33,12 +33,14 @@ class ReplayBuffer:
 
     FIELDS = ("obs", "action", "reward", "next_obs", "done")
 
-    def __init__(self, obs_shape: tuple[int, ...], act_dim: int, capacity: int, seed: int) -> None:
+    def __init__(
+        self, obs_shape: tuple[int, ...], act_dim: int, capacity: int, seed: int, obs_dtype: type = np.float32
+    ) -> None:
         self.capacity = capacity
-        self.obs = np.zeros((capacity, *obs_shape), dtype=np.float32)
+        self.obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
         self.action = np.zeros((capacity, act_dim), dtype=np.float32)
         self.reward = np.zeros(capacity, dtype=np.float32)
-        self.next_obs = np.zeros((capacity, *obs_shape), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
         self.done = np.zeros(capacity, dtype=np.float32)
         self.size = 0
         self.cursor = 0
@@ -106,8 +108,9 @@ class ObservationSampler:
             done.append(flags)
             actions.append(episode.true_actions)
             rewards.append(episode.rewards)
-        self.obs = np.concatenate(obs).astype(np.float32)
-        self.next_obs = np.concatenate(next_obs).astype(np.float32)
+        dtype = np.uint8 if obs[0].dtype == np.uint8 else np.float32  # images stay uint8
+        self.obs = np.concatenate(obs).astype(dtype)
+        self.next_obs = np.concatenate(next_obs).astype(dtype)
         self.done = np.concatenate(done)
         self.true_action = (
             None if any(a is None for a in actions) else np.concatenate(actions).astype(np.float32)

@@ -7,24 +7,32 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
+from rlv.envs import pointmass
 from rlv.envs.acrobot import ACROBOT_HORIZON, ContinuousAcrobot
 from rlv.errors import RlvError
 
-_BUILTIN: dict[str, tuple[Callable[[], gym.Env], int]] = {
-    "acrobot": (ContinuousAcrobot, ACROBOT_HORIZON),
+_BUILTIN: dict[str, tuple[Callable[[str], gym.Env], int, tuple[str, ...]]] = {
+    "acrobot": (lambda domain: ContinuousAcrobot(), ACROBOT_HORIZON, ("robot",)),
+    "pointmass": (lambda domain: pointmass.PointMassEnv(domain), pointmass.HORIZON, pointmass.DOMAINS),
 }
 ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:<id>")
 """Names `make_env` accepts."""
 
 
-def make_env(name: str, seed: int, horizon: int | None = None) -> gym.Env:
-    """Create env `name` (`acrobot` or `gym:<id>`), seeded, with a TimeLimit of `horizon` steps.
+def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "robot") -> gym.Env:
+    """Create env `name` (`acrobot`, `pointmass` or `gym:<id>`), seeded, with a TimeLimit of
+    `horizon` steps, rendering observations in visual `domain` (`robot` or, where the task has
+    one, `human`).
 
     The returned env is reset once with `seed`, so its reset randomness is fixed from here on.
     """
     if name in _BUILTIN:
-        factory, default_horizon = _BUILTIN[name]
-        env = gym.wrappers.TimeLimit(factory(), max_episode_steps=horizon or default_horizon)
+        factory, default_horizon, domains = _BUILTIN[name]
+        if domain not in domains:
+            raise RlvError(f"environment {name!r} has no domain {domain!r}; it has: {', '.join(domains)}")
+        env = gym.wrappers.TimeLimit(factory(domain), max_episode_steps=horizon or default_horizon)
+    elif domain != "robot":
+        raise RlvError(f"environment {name!r} has only the robot domain")
     elif name.startswith("gym:"):
         env_id = name[len("gym:") :]
         try:
