@@ -62,10 +62,12 @@ class RLV:
         feature_dim = getattr(encoder, "out_dim", obs_dim)
         self.idm = InverseModel(feature_dim, act_dim, config.idm_hidden).to(self.device)
         self.idm_optim = torch.optim.Adam(self.idm.parameters(), lr=config.idm_lr)
-        self.discriminator = Discriminator(feature_dim).to(self.device)
-        self.discriminator_optim = torch.optim.Adam(
-            self.discriminator.parameters(), lr=config.discriminator_lr
-        )
+        self.discriminator: Discriminator | None = None  # only with alignment: no unused RNG draws
+        if config.alignment != "none":
+            self.discriminator = Discriminator(feature_dim).to(self.device)
+            self.discriminator_optim = torch.optim.Adam(
+                self.discriminator.parameters(), lr=config.discriminator_lr
+            )
         self.act_dim = act_dim
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
@@ -93,7 +95,7 @@ class RLV:
         alignment_loss, alignment_metrics = self.alignment_loss(features, domain, paired)
         self.sac.step_critic(critic_loss + alignment_loss)
         metrics |= critic_metrics | alignment_metrics
-        if self.config.alignment != "none":
+        if self.discriminator is not None:
             metrics |= self.update_discriminator(features.detach(), domain)
         metrics |= self.sac.update_policy(features.detach())
         metrics["stat/obs_reward_mean"] = reward_hat.mean().item()
@@ -152,9 +154,8 @@ class RLV:
         (they are logged but never move the encoder). The discriminator's own parameters get no
         gradient from this loss.
         """
-        zero = torch.zeros((), device=self.device)
-        if self.config.alignment == "none":
-            return zero, {}
+        if self.discriminator is None:
+            return torch.zeros((), device=self.device), {}
         effective = self.config.alignment == "adversarial"
         inputs = features if effective else features.detach()
         self.discriminator.requires_grad_(False)
@@ -183,19 +184,22 @@ class RLV:
         return {"loss/domain": loss.item(), "stat/domain_accuracy": accuracy.item()}
 
     def state_dict(self) -> dict[str, Any]:
-        """SAC state plus the inverse model, the discriminator and their optimizers."""
-        return {
+        """SAC state plus the inverse model, the discriminator (with alignment) and their optimizers."""
+        state = {
             "sac": self.sac.state_dict(),
             "idm": self.idm.state_dict(),
             "idm_optim": self.idm_optim.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "discriminator_optim": self.discriminator_optim.state_dict(),
         }
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["discriminator_optim"] = self.discriminator_optim.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict`."""
         self.sac.load_state_dict(state["sac"])
         self.idm.load_state_dict(state["idm"])
         self.idm_optim.load_state_dict(state["idm_optim"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.discriminator_optim.load_state_dict(state["discriminator_optim"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.discriminator_optim.load_state_dict(state["discriminator_optim"])
