@@ -146,6 +146,11 @@ def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
     """Per method: final return IQM and CI; median steps to SAC's final IQM and to a fixed return."""
     finals = {m: np.array([curve(r)[1][-args.final_window :].mean() for r in rs]) for m, rs in runs.items()}
     thresholds = {"sac_final": iqm(finals["sac"]), "fixed": args.fixed_threshold}
+    window = args.final_window
+    sac_steps = {
+        name: float(np.median([steps_to(r, threshold, window) for r in runs["sac"]]))
+        for name, threshold in thresholds.items()
+    }
     table = []
     for method, run_dirs in runs.items():
         low, high = bootstrap_ci(finals[method])
@@ -157,15 +162,11 @@ def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
             "ci_high": high,
         }
         for name, threshold in thresholds.items():
-            window = args.final_window
             needed = np.array([steps_to(r, threshold, window) for r in run_dirs])
-            sac_needed = np.array([steps_to(r, threshold, window) for r in runs["sac"]])
             row[f"threshold_{name}"] = threshold
             row[f"steps_to_{name}"] = float(np.median(needed))
             row[f"runs_reaching_{name}"] = int(np.isfinite(needed).sum())
-            row[f"ratio_{name}"] = ratio_text(
-                float(np.median(needed)), float(np.median(sac_needed)), args.steps
-            )
+            row[f"ratio_{name}"] = ratio_text(float(np.median(needed)), sac_steps[name], args.steps)
         table.append(row)
     return table
 
