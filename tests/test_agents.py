@@ -198,9 +198,9 @@ def test_rlv_critic_sees_the_union_batch():
     seen = {}
     original = agent.sac.critic_loss
 
-    def spy(batch):
+    def spy(batch, encoded=None):
         seen["batch"] = batch
-        return original(batch)
+        return original(batch, encoded)
 
     agent.sac.critic_loss = spy
     update(agent)

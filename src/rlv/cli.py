@@ -3,9 +3,11 @@
     rlv train [PRESET] [--option value ...]     train a run (presets: rlv presets)
     rlv train --resume RUN [--total-steps N]    continue a killed (or finished) run
     rlv collect --out DS [--quality R]          make an observation dataset with a scripted expert
+    rlv collect --env pointmass --paired N      paired robot/human frames of the same states
     rlv eval RUN                                evaluate a run's newest checkpoint
     rlv plot RUN... --out FILE.png              learning curves across seeds
-    rlv data info DS                            summarise a dataset
+    rlv data info DS                            summarise a dataset (or paired frames)
+    rlv data preview DS --out sheet.png         contact sheet of a dataset's frames
     rlv presets                                 list the named presets
 
 Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit status 1.
@@ -21,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import numpy as np
 import tyro
 
 from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset
@@ -42,25 +43,30 @@ class ResumeArgs:
 
 @dataclass(frozen=True)
 class CollectArgs:
-    """Write an action-free observation dataset by rolling out a scripted policy."""
+    """Write an action-free observation dataset (or paired frames) by rolling out a scripted policy."""
 
     out: Path
     """Dataset directory to create."""
     env: str = "acrobot"
-    """Environment to collect in."""
+    """Environment to collect in (acrobot, pointmass, push, drawer-open, gym:<id> with --policy random)."""
     episodes: int = 250
     """Episodes to collect (the paper's Acrobot pools hold about 25,000 transitions)."""
     quality: float | None = None
-    """Target average return; the expert's noise is calibrated to reach it (acrobot expert only).
-    The paper's pools: -99, -79, -63."""
+    """Target average return; the expert's noise is calibrated to reach it.
+    The paper's Acrobot pools: -99, -79, -63."""
+    success_rate: float | None = None
+    """Target success rate in [0, 1]; the expert's noise is calibrated to reach it (instead of --quality)."""
     noise: float | None = None
-    """Probability of a uniform random action instead of the expert's (instead of --quality)."""
+    """Probability of a uniform random action instead of the expert's (instead of a target)."""
     policy: Literal["expert", "random"] = "expert"
-    """Scripted beam-search expert (acrobot) or uniform random actions (any env)."""
+    """The task's scripted expert, or uniform random actions (any env)."""
     seed: int = 0
     """Seed of the rollouts and of the noise."""
     domain: str = "robot"
-    """Visual domain recorded in meta.json."""
+    """Visual domain to render: robot (the agent's camera) or human (image tasks)."""
+    paired: int | None = None
+    """Instead of a dataset, write this many paired frames (one state in both domains) for the
+    paired feature loss (--rlv.paired-dataset). Noise: --noise, default 0.3."""
     overwrite: bool = False
     """Replace an existing dataset at --out."""
     progress: bool = True
@@ -103,6 +109,20 @@ class DataInfoArgs:
     """Dataset directory."""
 
 
+@dataclass(frozen=True)
+class DataPreviewArgs:
+    """Write a contact sheet of a dataset's frames (or of paired frames: robot row, human row)."""
+
+    dataset: Annotated[Path, tyro.conf.Positional]
+    """Dataset or paired-frames directory."""
+    out: Path = Path("sheet.png")
+    """Image to write (.png, .jpg, .pdf, .svg)."""
+    rows: int = 8
+    """Episodes shown (evenly spread over the dataset)."""
+    columns: int = 10
+    """Frames per episode (evenly spaced in time)."""
+
+
 def cmd_train(args: list[str]) -> None:
     from rlv.train import resume, train
 
@@ -128,48 +148,10 @@ def cmd_train(args: list[str]) -> None:
 
 
 def cmd_collect(args: list[str]) -> None:
-    from rlv.data.collect import collect_acrobot, collect_random
-    from rlv.data.dataset import write_dataset
-    from rlv.envs import make_env
+    from rlv.data.collect import collect_from_args
 
     parsed = tyro.cli(CollectArgs, args=args, prog="rlv collect")
-    if parsed.out.exists() and not parsed.overwrite:
-        raise RlvError(f"{parsed.out}: already exists (use --overwrite or another --out)")
-    if parsed.episodes < 1:
-        raise RlvError(f"--episodes must be at least 1, got {parsed.episodes}")
-    env = make_env(parsed.env, parsed.seed)
-    if parsed.policy == "expert":
-        if parsed.env != "acrobot":
-            raise RlvError(f"no scripted expert for {parsed.env!r}; use --policy random")
-        if parsed.quality is None and parsed.noise is None:
-            raise RlvError("give --quality R (target average return) or --noise P")
-        result = collect_acrobot(
-            env, parsed.episodes, parsed.seed, parsed.quality, parsed.noise, progress=parsed.progress
-        )
-    else:
-        result = collect_random(env, parsed.episodes, parsed.seed, progress=parsed.progress)
-    meta = {
-        "env": parsed.env,
-        "domain": parsed.domain,
-        "source": f"rlv collect --policy {parsed.policy}",
-        "how_made": {
-            "policy": parsed.policy,
-            "noise": result.noise,
-            "seed": parsed.seed,
-            "target_return": parsed.quality,
-            "command": "rlv collect " + " ".join(args),
-        },
-        "average_return": result.measured_return,
-    }
-    write_dataset(parsed.out, result.episodes, meta, overwrite=parsed.overwrite)
-    transitions = sum(episode.length for episode in result.episodes)
-    successes = np.mean([episode.success for episode in result.episodes])
-    target = f" (asked {parsed.quality:g})" if parsed.quality is not None else ""
-    print(
-        f"wrote {parsed.out}: {len(result.episodes)} episodes, {transitions} transitions, "
-        f"average return {result.measured_return:.2f}{target}, success rate {successes:.2f}, "
-        f"noise {result.noise:.3f}"
-    )
+    print(collect_from_args(parsed, "rlv collect " + " ".join(args)))
 
 
 def cmd_eval(args: list[str]) -> None:
@@ -191,11 +173,17 @@ def cmd_plot(args: list[str]) -> None:
 
 def cmd_data(args: list[str]) -> None:
     from rlv.data.info import dataset_summary
+    from rlv.data.preview import write_contact_sheet
 
-    if not args or args[0] != "info":
-        raise RlvError("usage: rlv data info DS")
-    parsed = tyro.cli(DataInfoArgs, args=args[1:], prog="rlv data info")
-    print(dataset_summary(parsed.dataset))
+    if not args or args[0] not in ("info", "preview"):
+        raise RlvError("usage: rlv data info DS | rlv data preview DS --out sheet.png")
+    if args[0] == "info":
+        parsed = tyro.cli(DataInfoArgs, args=args[1:], prog="rlv data info")
+        print(dataset_summary(parsed.dataset))
+    else:
+        preview = tyro.cli(DataPreviewArgs, args=args[1:], prog="rlv data preview")
+        out = write_contact_sheet(preview.dataset, preview.out, preview.rows, preview.columns)
+        print(f"wrote {out}")
 
 
 def cmd_presets(args: list[str]) -> None:

@@ -38,6 +38,7 @@ from rlv.checkpoint import (
 )
 from rlv.config import TrainConfig, load_config, save_config
 from rlv.data.dataset import load_dataset
+from rlv.data.paired import PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler, ReplayBuffer, rng_state, set_rng_state
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
@@ -77,6 +78,7 @@ class Setup:
     replay: ReplayBuffer
     sampler: ObservationSampler | None
     explore_rng: np.random.Generator
+    paired: PairedSampler | None = None
 
 
 def build(config: TrainConfig) -> Setup:
@@ -103,6 +105,7 @@ def build(config: TrainConfig) -> Setup:
                 f"{config.rlv.dataset}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
             )
         sampler = ObservationSampler(dataset, config.rlv, seed=config.seed + 3)
+    paired = check_image_options(config, space.shape)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     agent = build_agent(config, space.shape, env.action_space.shape[0])
@@ -110,7 +113,25 @@ def build(config: TrainConfig) -> Setup:
     replay = ReplayBuffer(
         space.shape, env.action_space.shape[0], config.replay_size, config.seed + 2, obs_dtype
     )
-    return Setup(env, eval_env, agent, replay, sampler, np.random.default_rng(config.seed + 4))
+    return Setup(env, eval_env, agent, replay, sampler, np.random.default_rng(config.seed + 4), paired)
+
+
+def check_image_options(config: TrainConfig, obs_shape: tuple[int, ...]) -> PairedSampler | None:
+    """Reject alignment options that cannot apply; load the paired frames when asked for."""
+    rlv = config.rlv
+    if config.algo != "rlv" and (rlv.alignment != "none" or rlv.paired_dataset is not None):
+        raise RlvError("--rlv.alignment and --rlv.paired-dataset need algo=rlv")
+    if not is_image(obs_shape) and (rlv.alignment != "none" or rlv.paired_dataset is not None):
+        raise RlvError(f"environment {config.env!r} has state observations; domain alignment needs images")
+    if rlv.paired_dataset is None:
+        return None
+    frames = load_paired(rlv.paired_dataset)
+    if tuple(frames.robot.shape[1:]) != tuple(obs_shape):
+        raise RlvError(
+            f"{rlv.paired_dataset}: paired frames have shape {frames.robot.shape[1:]}, "
+            f"but {config.env} observations have shape {tuple(obs_shape)}"
+        )
+    return PairedSampler(frames, seed=config.seed + 5)
 
 
 class Trainer:
@@ -139,6 +160,7 @@ class Trainer:
                 "explore": rng_state(self.setup.explore_rng),
                 "env": rng_state(env_rng),
                 "observation": rng_state(self.setup.sampler.rng) if self.setup.sampler else "",
+                "paired": rng_state(self.setup.paired.rng) if self.setup.paired else "",
             },
             "window": self.window.state_dict(),
             "episode_window": self.episode_window.state_dict(),
@@ -153,6 +175,8 @@ class Trainer:
         set_rng_state(self.setup.env.unwrapped.np_random, state["rng"]["env"])
         if self.setup.sampler is not None:
             set_rng_state(self.setup.sampler.rng, state["rng"]["observation"])
+        if self.setup.paired is not None:
+            set_rng_state(self.setup.paired.rng, state["rng"]["paired"])
         self.window.load_state_dict(state["window"])
         self.episode_window.load_state_dict(state["episode_window"])
 
@@ -270,7 +294,9 @@ class Trainer:
         robot = setup.replay.sample(config.sac.batch_size, self.device)
         if isinstance(setup.agent, RLV):
             assert setup.sampler is not None
-            return setup.agent.update(robot, setup.sampler.sample(config.rlv.obs_batch_size, self.device))
+            observation = setup.sampler.sample(config.rlv.obs_batch_size, self.device)
+            paired = setup.paired.sample(config.rlv.paired_batch_size, self.device) if setup.paired else None
+            return setup.agent.update(robot, observation, paired)
         assert isinstance(setup.agent, SAC)
         return setup.agent.update(robot)
 

@@ -10,9 +10,9 @@ One gradient step (the paper's algorithm box), for B robot rows and N observatio
        L_f = L_Q + w_gen BCE(D(f(S)), 1 - domain) + w_pair ||f(robot frame) - f(human frame)||^2,
        then the discriminator D steps on BCE(D(f(S)), domain), domain = 0 robot / 1 observation.
 
-The labels come from the inverse model before its step (as in the original, whose losses all
-share one forward pass). Ablations replace step 1 by the dataset's true actions or zeros and
-step 2 by the dataset's true rewards.
+The labels come from the inverse model before its step, and the encoder runs once per step on the
+augmented union (as in the original, whose losses all share one forward pass). Ablations replace
+step 1 by the dataset's true actions or zeros and step 2 by the dataset's true rewards.
 """
 
 from __future__ import annotations
@@ -78,9 +78,14 @@ class RLV:
         self, robot: RobotBatch, observation: ObservationBatch, paired: PairedBatch | None = None
     ) -> dict[str, float]:
         """One RLV gradient step on B robot rows and N observation rows (steps 1-5 above)."""
-        action_hat = self.label_actions(observation)
+        rows = len(robot.obs)
+        features, next_features = self.sac.encode(
+            torch.cat([robot.obs, observation.obs]), torch.cat([robot.next_obs, observation.next_obs])
+        )  # one shared forward pass of the (augmented) union, as in the original
+        detached = features.detach()
+        action_hat = self.label_actions(observation, (detached[rows:], next_features[rows:]))
         reward_hat = self.relabel_rewards(observation)
-        metrics = self.update_inverse_model(robot)
+        metrics = self.update_inverse_model(robot, (detached[:rows], next_features[:rows]))
         if observation.true_action is not None:
             metrics["stat/idm_obs_action_mse"] = F.mse_loss(action_hat, observation.true_action).item()
         union = RobotBatch(
@@ -90,7 +95,7 @@ class RLV:
             next_obs=torch.cat([robot.next_obs, observation.next_obs]),
             done=torch.cat([robot.done, observation.done]),
         )
-        critic_loss, features, critic_metrics = self.sac.critic_loss(union)
+        critic_loss, features, critic_metrics = self.sac.critic_loss(union, (features, next_features))
         domain = torch.cat([torch.zeros(len(robot.obs)), torch.ones(len(observation.obs))]).to(self.device)
         alignment_loss, alignment_metrics = self.alignment_loss(features, domain, paired)
         self.sac.step_critic(critic_loss + alignment_loss)
@@ -107,10 +112,17 @@ class RLV:
             return self.sac.encoder(obs)
 
     @torch.no_grad()
-    def label_actions(self, observation: ObservationBatch) -> torch.Tensor:
-        """Step 1: actions (N, act_dim) for the observation rows, by `config.action_source`."""
+    def label_actions(
+        self, observation: ObservationBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Step 1: actions (N, act_dim) for the observation rows, by `config.action_source`.
+        `encoded`: the rows' features (f(o), f(o')) when already computed (default: encode them)."""
         if self.config.action_source == "idm":
-            return self.idm(self.features(observation.obs), self.features(observation.next_obs))
+            obs_features, next_features = encoded or (
+                self.features(observation.obs),
+                self.features(observation.next_obs),
+            )
+            return self.idm(obs_features, next_features)
         if self.config.action_source == "zero":
             return torch.zeros(len(observation.obs), self.act_dim, device=self.device)
         if observation.true_action is None:
@@ -127,18 +139,27 @@ class RLV:
         done = observation.done
         return self.config.reward_scale * done + self.config.reward_bottom * (1.0 - done)
 
-    def inverse_model_loss(self, robot: RobotBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    def inverse_model_loss(
+        self, robot: RobotBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Step 3: L_d = MSE(d(f(s), f(s')), a) on the B robot rows only (f: shared encoder, not trained
-        by this loss; the identity for state tasks)."""
-        obs, next_obs = self.sac.augment(robot.obs), self.sac.augment(robot.next_obs)
-        predicted = self.idm(self.features(obs), self.features(next_obs))
+        by this loss; the identity for state tasks). `encoded`: detached (f(s), f(s')), each
+        (B, feature_dim), when already computed (default: encode the augmented rows)."""
+        if encoded is None:
+            encoded = (
+                self.features(self.sac.augment(robot.obs)),
+                self.features(self.sac.augment(robot.next_obs)),
+            )
+        predicted = self.idm(*encoded)
         assert predicted.shape == robot.action.shape, (predicted.shape, robot.action.shape)
         loss = F.mse_loss(predicted, robot.action)
         return loss, {"loss/idm": loss.item()}
 
-    def update_inverse_model(self, robot: RobotBatch) -> dict[str, float]:
+    def update_inverse_model(
+        self, robot: RobotBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> dict[str, float]:
         """Step the inverse model on L_d."""
-        loss, metrics = self.inverse_model_loss(robot)
+        loss, metrics = self.inverse_model_loss(robot, encoded)
         self.idm_optim.zero_grad(set_to_none=True)
         loss.backward()
         self.idm_optim.step()
@@ -150,19 +171,21 @@ class RLV:
         """Step 5, encoder side: w_gen * BCE(D(f), 1 - domain) + w_pair * MSE(f(robot), f(human)).
 
         features (B + N, feature_dim) carry the encoder's graph; domain (B + N,) is 0 robot, 1 video.
-        With alignment='original' both terms are computed on detached features, as in the release
-        (they are logged but never move the encoder). The discriminator's own parameters get no
-        gradient from this loss.
+        The generator term needs alignment='adversarial' (or 'original'); the paired term needs a
+        paired batch (P robot and P human frames of the same states). With alignment='original' both
+        terms are computed on detached features, as in the release (logged, never moving the encoder).
+        The discriminator's own parameters get no gradient from this loss.
         """
-        if self.discriminator is None:
-            return torch.zeros((), device=self.device), {}
-        effective = self.config.alignment == "adversarial"
-        inputs = features if effective else features.detach()
-        self.discriminator.requires_grad_(False)
-        generator = F.binary_cross_entropy_with_logits(self.discriminator(inputs), 1.0 - domain)
-        self.discriminator.requires_grad_(True)
-        loss = self.config.generator_weight * generator
-        metrics = {"loss/generator": generator.item()}
+        effective = self.config.alignment != "original"
+        loss = torch.zeros((), device=self.device)
+        metrics: dict[str, float] = {}
+        if self.discriminator is not None:
+            inputs = features if effective else features.detach()
+            self.discriminator.requires_grad_(False)
+            generator = F.binary_cross_entropy_with_logits(self.discriminator(inputs), 1.0 - domain)
+            self.discriminator.requires_grad_(True)
+            loss = loss + self.config.generator_weight * generator
+            metrics["loss/generator"] = generator.item()
         if paired is not None and self.config.paired_weight > 0:
             robot_features = self.sac.encoder(self.sac.augment(paired.robot))
             human_features = self.sac.encoder(self.sac.augment(paired.human))

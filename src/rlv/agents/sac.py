@@ -93,15 +93,24 @@ class SAC:
         self.update_target()
         return metrics
 
-    def critic_loss(self, batch: RobotBatch) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    def encode(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features f(aug(obs)) with the encoder's graph and f(aug(next_obs)) without, (B, feature_dim)."""
+        features = self.encoder(self.augment(obs))
+        with torch.no_grad():
+            next_features = self.encoder(self.augment(next_obs))
+        return features, next_features
+
+    def critic_loss(
+        self, batch: RobotBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """L_Q of eq. 5 on B rows; batch.reward and batch.done are (B,).
 
-        Returns the loss, the encoder features of the (augmented) batch.obs (B, feature_dim) with
-        their graph (other encoder losses may join the same step), and metrics.
+        `encoded` may pass `encode(batch.obs, batch.next_obs)` computed already (RLV shares it with
+        the inverse model). Returns the loss, the encoder features of the (augmented) batch.obs
+        (B, feature_dim) with their graph (other encoder losses may join the same step), and metrics.
         """
-        features = self.encoder(self.augment(batch.obs))
+        features, next_features = encoded or self.encode(batch.obs, batch.next_obs)
         with torch.no_grad():
-            next_features = self.encoder(self.augment(batch.next_obs))
             next_action, next_log_prob = self.actor.sample(next_features)
             next_q = self.critic_target(next_features, next_action).min(dim=0).values
             target = batch.reward + self.config.gamma * (1.0 - batch.done) * (

@@ -1,14 +1,17 @@
 """Make observation datasets of chosen quality by rolling out a scripted expert with noise.
 
-Quality is the average episode return of the data. The noise level (probability of replacing the
-expert's action by a uniform random one) is found by bisection on short probes, then the dataset
-is collected with it and its measured average return is reported.
+Quality is the average episode return (acrobot) or the success rate (image tasks) of the data.
+The noise level (probability of replacing the expert's action by a uniform random one) is found by
+bisection on short probes, then the dataset is collected with it and its measured quality is
+reported. Paired frames replay the same actions from the same reset in the robot and the human
+rendering of a task, so each pair shows one state in both domains.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +20,9 @@ from tqdm import tqdm
 from rlv.data.dataset import Episode
 from rlv.envs import acrobot_expert
 from rlv.errors import RlvError
+
+if TYPE_CHECKING:
+    from rlv.cli import CollectArgs
 
 Policy = Callable[[gym.Env, np.ndarray], np.ndarray]
 
@@ -62,6 +68,25 @@ class NoisyAcrobotExpert:
         return np.array([acrobot_expert.TORQUES[planned]], dtype=np.float32)
 
 
+class NoisyScriptedExpert:
+    """An env's own scripted expert (`env.unwrapped.expert_action()`, acting on the true state) that
+    takes a uniform random action with probability `noise`."""
+
+    def __init__(self, noise: float, rng: np.random.Generator) -> None:
+        self.noise, self.rng = noise, rng
+
+    def __call__(self, env: gym.Env, obs: np.ndarray) -> np.ndarray:
+        if self.rng.random() < self.noise:
+            space = env.action_space
+            return self.rng.uniform(space.low, space.high).astype(np.float32)
+        return np.asarray(env.unwrapped.expert_action(), dtype=np.float32)
+
+
+def has_scripted_expert(env: gym.Env) -> bool:
+    """Whether the env provides `expert_action()` (the image tasks do)."""
+    return callable(getattr(env.unwrapped, "expert_action", None))
+
+
 def rollout(env: gym.Env, policy: Policy, seed: int) -> Episode:
     """One episode with `policy`, reset with `seed`; keeps observations, actions and rewards."""
     obs, _ = env.reset(seed=seed)
@@ -77,8 +102,9 @@ def rollout(env: gym.Env, policy: Policy, seed: int) -> Episode:
         if terminated or truncated:
             break
     success = bool(info.get("success", terminated))
+    dtype = np.uint8 if env.observation_space.dtype == np.uint8 else np.float32  # images stay uint8
     return Episode(
-        obs=np.asarray(observations, dtype=np.float32),
+        obs=np.asarray(observations, dtype=dtype),
         success=success,
         true_actions=np.asarray(actions, dtype=np.float32),
         rewards=np.asarray(rewards, dtype=np.float32),
@@ -99,40 +125,66 @@ class Collected:
     measured_return: float
 
 
+def success_rate(episodes: list[Episode]) -> float:
+    """Fraction of successful episodes."""
+    return float(np.mean([episode.success for episode in episodes]))
+
+
+QUALITY: dict[str, Callable[[list[Episode]], float]] = {"return": average_return, "success": success_rate}
+"""How the quality of a batch of episodes is measured, by name."""
+
+
+def collect_expert(
+    env: gym.Env,
+    make_expert: Callable[[float, np.random.Generator], Policy],
+    episodes: int,
+    seed: int,
+    target: float | None = None,
+    noise: float | None = None,
+    quality: str = "return",
+    probe_episodes: int = 40,
+    probe_rounds: int = 7,
+    progress: bool = True,
+) -> Collected:
+    """Roll out a noisy scripted expert, `make_expert(noise, rng)`. Give `noise` directly, or a
+    `target` quality (average return or success rate, by `quality`) to have the noise calibrated
+    by bisection (more noise, lower quality) before the real collection."""
+    if (target is None) == (noise is None):
+        raise RlvError("give exactly one of --quality (a target quality) or --noise")
+    measure = QUALITY[quality]
+    if noise is None:
+        low, high = 0.0, 1.0
+        for round_index in tqdm(range(probe_rounds), desc="calibrating noise", disable=not progress):
+            middle = 0.5 * (low + high)
+            expert = make_expert(middle, np.random.default_rng([seed, round_index]))
+            probe = [
+                rollout(env, expert, seed=10_000_000 + 1000 * round_index + i) for i in range(probe_episodes)
+            ]
+            if measure(probe) > target:
+                low = middle
+            else:
+                high = middle
+        noise = 0.5 * (low + high)
+    expert = make_expert(noise, np.random.default_rng(seed))
+    result = [
+        rollout(env, expert, seed=seed * 100_000 + i)
+        for i in tqdm(range(episodes), desc="collecting episodes", disable=not progress)
+    ]
+    return Collected(result, noise, average_return(result))
+
+
 def collect_acrobot(
     env: gym.Env,
     episodes: int,
     seed: int,
     target_return: float | None = None,
     noise: float | None = None,
-    probe_episodes: int = 40,
-    probe_rounds: int = 7,
     progress: bool = True,
 ) -> Collected:
-    """Roll out the noisy Acrobot expert. Give `noise` directly, or `target_return` to have the
-    noise level calibrated by bisection (more noise, lower return) before the real collection."""
-    if (target_return is None) == (noise is None):
-        raise RlvError("give exactly one of --quality (a target average return) or --noise")
-    rng = np.random.default_rng(seed)
-    if noise is None:
-        low, high = 0.0, 1.0
-        for round_index in tqdm(range(probe_rounds), desc="calibrating noise", disable=not progress):
-            middle = 0.5 * (low + high)
-            expert = NoisyAcrobotExpert(middle, np.random.default_rng([seed, round_index]))
-            probe = [
-                rollout(env, expert, seed=10_000_000 + 1000 * round_index + i) for i in range(probe_episodes)
-            ]
-            if average_return(probe) > target_return:
-                low = middle
-            else:
-                high = middle
-        noise = 0.5 * (low + high)
-    expert = NoisyAcrobotExpert(noise, rng)
-    result = [
-        rollout(env, expert, seed=seed * 100_000 + i)
-        for i in tqdm(range(episodes), desc="collecting episodes", disable=not progress)
-    ]
-    return Collected(result, noise, average_return(result))
+    """The noisy Acrobot expert, calibrated on the average return."""
+    return collect_expert(
+        env, NoisyAcrobotExpert, episodes, seed, target_return, noise, "return", progress=progress
+    )
 
 
 def collect_random(env: gym.Env, episodes: int, seed: int, progress: bool = True) -> Collected:
@@ -148,3 +200,118 @@ def collect_random(env: gym.Env, episodes: int, seed: int, progress: bool = True
         for i in tqdm(range(episodes), desc="collecting episodes", disable=not progress)
     ]
     return Collected(result, 1.0, average_return(result))
+
+
+def replay_actions(env: gym.Env, actions: np.ndarray, seed: int) -> np.ndarray:
+    """Observations (T+1, ...) of `env` reset with `seed` and driven by `actions` (T, act_dim)."""
+    obs, _ = env.reset(seed=seed)
+    frames = [obs]
+    for action in actions:
+        obs, *_ = env.step(action)
+        frames.append(obs)
+    return np.asarray(frames)
+
+
+def collect_paired(
+    robot_env: gym.Env,
+    human_env: gym.Env,
+    pairs: int,
+    seed: int,
+    noise: float = 0.3,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`pairs` frames of the same states in both domains: (pairs, H, W, 3) robot and human uint8.
+
+    Noisy-expert episodes run in the robot env; their actions are replayed from the same reset
+    seed in the human env (the domains differ only in rendering, so the states match). Frames are
+    drawn without replacement from all the visited states.
+    """
+    rng = np.random.default_rng(seed)
+    expert = NoisyScriptedExpert(noise, rng)
+    robot_frames: list[np.ndarray] = []
+    human_frames: list[np.ndarray] = []
+    with tqdm(total=pairs, desc="collecting paired frames", disable=not progress) as bar:
+        index = 0
+        while sum(len(f) for f in robot_frames) < pairs:
+            episode_seed = seed * 100_000 + index
+            episode = rollout(robot_env, expert, seed=episode_seed)
+            robot_frames.append(episode.obs)
+            human_frames.append(replay_actions(human_env, episode.true_actions, episode_seed))
+            bar.update(min(len(episode.obs), pairs - bar.n))
+            index += 1
+    robot, human = np.concatenate(robot_frames), np.concatenate(human_frames)
+    chosen = np.sort(rng.choice(len(robot), size=pairs, replace=False))
+    return robot[chosen], human[chosen]
+
+
+def collect_from_args(args: CollectArgs, command: str) -> str:
+    """`rlv collect`: validate, collect, write atomically; returns the line to print."""
+    from rlv.data.dataset import write_dataset
+    from rlv.data.paired import write_paired
+    from rlv.envs import make_env
+
+    if args.out.exists() and not args.overwrite:
+        raise RlvError(f"{args.out}: already exists (use --overwrite or another --out)")
+    if args.episodes < 1:
+        raise RlvError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.success_rate is not None and not 0.0 <= args.success_rate <= 1.0:
+        raise RlvError(f"--success-rate must be in [0, 1], got {args.success_rate}")
+    if args.noise is not None and not 0.0 <= args.noise <= 1.0:
+        raise RlvError(f"--noise must be in [0, 1], got {args.noise}")
+    targets = [t for t in (args.quality, args.success_rate, args.noise) if t is not None]
+    env = make_env(args.env, args.seed, domain=args.domain)
+    how_made = {"policy": args.policy, "seed": args.seed, "command": command}
+    if args.paired is not None:
+        if args.paired < 1:
+            raise RlvError(f"--paired must be at least 1, got {args.paired}")
+        if args.domain != "robot":
+            raise RlvError("--paired renders both domains itself; leave --domain at robot")
+        if not has_scripted_expert(env):
+            raise RlvError(f"no scripted expert for {args.env!r} to make paired frames with")
+        noise = 0.3 if args.noise is None else args.noise
+        robot, human = collect_paired(
+            env, make_env(args.env, args.seed, domain="human"), args.paired, args.seed, noise, args.progress
+        )
+        meta = {"env": args.env, "source": "rlv collect --paired", "how_made": how_made | {"noise": noise}}
+        write_paired(args.out, robot, human, meta, overwrite=args.overwrite)
+        return f"wrote {args.out}: {len(robot)} paired frames of shape {robot.shape[1:]} (noise {noise:.3f})"
+    if args.policy == "random":
+        result = collect_random(env, args.episodes, args.seed, progress=args.progress)
+    else:
+        if len(targets) != 1:
+            raise RlvError("give exactly one of --quality R, --success-rate P or --noise P")
+        if args.env == "acrobot":
+            make_expert: Callable[[float, np.random.Generator], Policy] = NoisyAcrobotExpert
+        elif has_scripted_expert(env):
+            make_expert = NoisyScriptedExpert
+        else:
+            raise RlvError(f"no scripted expert for {args.env!r}; use --policy random")
+        quality = "success" if args.success_rate is not None else "return"
+        target = args.success_rate if args.success_rate is not None else args.quality
+        result = collect_expert(
+            env, make_expert, args.episodes, args.seed, target, args.noise, quality, progress=args.progress
+        )
+    rate = success_rate(result.episodes)
+    meta = {
+        "env": args.env,
+        "domain": args.domain,
+        "source": f"rlv collect --policy {args.policy}",
+        "how_made": how_made
+        | {"noise": result.noise, "target_return": args.quality, "target_success_rate": args.success_rate},
+        "average_return": result.measured_return,
+        "success_rate": rate,
+    }
+    write_dataset(args.out, result.episodes, meta, overwrite=args.overwrite)
+    transitions = sum(episode.length for episode in result.episodes)
+    asked = [
+        f"asked {name} {value:g}"
+        for name, value in (("return", args.quality), ("success rate", args.success_rate))
+        if value is not None
+    ]
+    return (
+        f"wrote {args.out}: {len(result.episodes)} episodes, {transitions} transitions, "
+        f"domain {args.domain}, "
+        f"average return {result.measured_return:.2f}, success rate {rate:.2f}"
+        + (f" ({asked[0]})" if asked else "")
+        + f", noise {result.noise:.3f}"
+    )

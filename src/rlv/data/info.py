@@ -8,10 +8,29 @@ from pathlib import Path
 import numpy as np
 
 from rlv.data.dataset import load_dataset
+from rlv.data.paired import is_paired, load_paired
+
+
+def paired_summary(path: Path) -> str:
+    """Counts, shapes and provenance of paired frames at `path`."""
+    frames = load_paired(path)
+    meta = frames.meta
+    lines = [
+        f"paired frames {path}",
+        f"format       {meta['format']} v{meta['version']}",
+        f"env          {meta.get('env', '?')}   domains robot, human",
+        f"pairs        {len(frames.robot)}",
+        f"frames       shape {frames.robot.shape[1:]}  dtype {frames.robot.dtype}",
+    ]
+    if "how_made" in meta:
+        lines.append(f"how made     {json.dumps(meta['how_made'])}")
+    return "\n".join(lines)
 
 
 def dataset_summary(path: Path) -> str:
-    """Counts, lengths, shapes, returns and provenance of the dataset at `path`."""
+    """Counts, lengths, shapes, returns and provenance of the dataset (or paired frames) at `path`."""
+    if is_paired(path):
+        return paired_summary(path)
     dataset = load_dataset(path)
     meta = dataset.meta
     lengths = np.array([episode.length for episode in dataset.episodes])
@@ -30,6 +49,8 @@ def dataset_summary(path: Path) -> str:
     if meta.get("has_rewards"):
         returns = [float(e.rewards.sum()) for e in dataset.episodes]
         lines.append(f"return       mean {np.mean(returns):.2f}  std {np.std(returns):.2f}")
+    if "success_rate" in meta:
+        lines.append(f"success rate {meta['success_rate']:.2f}")
     if "how_made" in meta:
         lines.append(f"how made     {json.dumps(meta['how_made'])}")
     return "\n".join(lines)

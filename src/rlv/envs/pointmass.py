@@ -108,6 +108,10 @@ class PointMassEnv(gym.Env):
     def render(self) -> np.ndarray:
         return render_state(self.position, self.domain)
 
+    def expert_action(self) -> np.ndarray:
+        """The scripted expert's action in the current state (for `rlv collect`)."""
+        return pointmass_expert(self.position)
+
 
 def pointmass_expert(state: np.ndarray) -> np.ndarray:
     """Scripted expert: a unit-limited step straight toward the goal centre."""
