@@ -6,15 +6,22 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 DEMO_STEPS ?= 15000
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup system-deps demo test test-slow lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,tensorboard]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,tensorboard,metaworld]"
 	touch $@
 
-setup: $(BIN)/.installed
+# MuJoCo renders offscreen on the CPU through OSMesa (Mesa's llvmpipe): Debian's libosmesa6.
+system-deps:
+	@ldconfig -p | grep -q libOSMesa || { \
+		echo "installing libosmesa6 (MuJoCo CPU rendering)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libosmesa6 > /dev/null; }
+
+setup: system-deps $(BIN)/.installed
 
 test: setup
 	$(BIN)/python -m pytest -q

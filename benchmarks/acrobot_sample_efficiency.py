@@ -11,22 +11,20 @@ PNG of the curves. Interrupted? Run it again: finished runs are kept, killed run
 
 from __future__ import annotations
 
-import csv
 import json
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import common
 import numpy as np
 import tyro
+from common import curve, ratio_text, rlv_command, run, steps_text, steps_to
 
 from rlv.envs.acrobot import ACROBOT_HORIZON
-from rlv.logger import read_csv
 from rlv.plot import plot_runs
-from rlv.stats import bootstrap_ci, iqm, smooth, steps_to_reach
+from rlv.stats import bootstrap_ci, iqm
 
 ROOT = Path(__file__).resolve().parent
 
@@ -56,16 +54,6 @@ class Args:
     """Where the CSVs and the PNG go (committed)."""
 
 
-def rlv_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "rlv", *args]
-
-
-def run(command: list[str], log: Path) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as handle:
-        subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=True)
-
-
 def make_dataset(args: Args, quality: int) -> Path:
     path = args.work / f"data_q{-quality}"
     if not (path / "meta.json").exists():
@@ -89,57 +77,17 @@ def make_dataset(args: Args, quality: int) -> Path:
 
 
 def train_job(args: Args, method: str, preset: str, seed: int, dataset: Path | None) -> Path:
-    out = args.work / method / f"seed_{seed}"
-    if (out / "summary.json").exists():
-        return out
-    log = args.work / "logs" / f"{method}_seed{seed}.log"
-    if (out / "checkpoints").exists() and any((out / "checkpoints").iterdir()):
-        run(rlv_command("train", "--resume", str(out), "--no-progress"), log)
-        return out
-    if out.exists():
-        subprocess.run(["rm", "-rf", str(out)], check=True)
-    command = rlv_command(
-        "train",
-        preset,
-        "--seed",
-        str(seed),
+    options = [
         "--total-steps",
         str(args.steps),
         "--eval-every",
         str(args.eval_every),
-        "--label",
-        method,
-        "--out",
-        str(out),
-        "--no-progress",
         "--checkpoint-every",
         "5000",
-    )
+    ]
     if dataset is not None:
-        command += ["--rlv.dataset", str(dataset)]
-    run(command, log)
-    return out
-
-
-def curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = read_csv(run_dir / "eval.csv")
-    return np.array([r["env_step"] for r in rows]), np.array([r["eval/return"] for r in rows])
-
-
-def steps_to(run_dir: Path, threshold: float, window: int) -> float:
-    """First env step at which the run's smoothed evaluation return reaches `threshold` (inf: never)."""
-    steps, values = curve(run_dir)
-    reached = steps_to_reach(steps, smooth(values, window), threshold)
-    return reached if np.isfinite(reached) else float("inf")
-
-
-def ratio_text(steps: float, sac_steps: float, budget: int) -> str:
-    """RLV/SAC steps ratio; an upper bound when SAC never got there within the budget."""
-    if not np.isfinite(steps):
-        return "n/a (not reached)"
-    if not np.isfinite(sac_steps):
-        return f"< {steps / budget:.2f} (SAC: not within {budget})"
-    return f"{steps / sac_steps:.2f}"
+        options += ["--rlv.dataset", str(dataset)]
+    return common.train_job(args.work, method, preset, seed, options)
 
 
 def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
@@ -169,10 +117,6 @@ def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
             row[f"ratio_{name}"] = ratio_text(float(np.median(needed)), sac_steps[name], args.steps)
         table.append(row)
     return table
-
-
-def steps_text(steps: object) -> str:
-    return f"{steps:.0f}" if np.isfinite(float(steps)) else "not reached"
 
 
 def print_table(args: Args, table: list[dict[str, object]]) -> None:
@@ -241,17 +185,8 @@ def main(args: Args) -> None:
     runs = {method: [futures[(method, s)].result() for s in range(args.seeds)] for method, _, _ in jobs}
     table = analyse(args, runs)
     args.results.mkdir(parents=True, exist_ok=True)
-    with open(args.results / "acrobot_sample_efficiency.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
-    with open(args.results / "acrobot_sample_efficiency_runs.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["method", "seed", "env_step", "eval_return"])
-        for method, run_dirs in runs.items():
-            for seed, run_dir in enumerate(run_dirs):
-                for step, value in zip(*curve(run_dir), strict=True):
-                    writer.writerow([method, seed, int(step), f"{value:.2f}"])
+    common.write_rows(args.results / "acrobot_sample_efficiency.csv", table)
+    common.write_curves(args.results / "acrobot_sample_efficiency_runs.csv", runs, "eval/return")
     plot_runs(
         [r for rs in runs.values() for r in rs],
         args.results / "acrobot_sample_efficiency.png",

@@ -85,6 +85,8 @@ class EvalArgs:
     """Seed of the evaluation episodes."""
     checkpoint: Path | None = None
     """A specific checkpoint directory (default: the newest)."""
+    video: Path | None = None
+    """Also write the evaluation episodes as an animated GIF (rendered frames, upscaled 4x)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ def cmd_train(args: list[str]) -> None:
         )
         if not config.label:
             config = dataclasses.replace(config, label=config.algo)
+        if preset and preset.endswith("-paired") and config.rlv.paired_dataset is None:
+            raise RlvError(
+                f"preset {preset} needs paired frames: --rlv.paired-dataset DIR (rlv collect --paired N)"
+            )
         summary = train(config)
         out = config.out
     print(
@@ -158,7 +164,7 @@ def cmd_eval(args: list[str]) -> None:
     from rlv.evaluate import evaluate_run
 
     parsed = tyro.cli(EvalArgs, args=args, prog="rlv eval")
-    metrics = evaluate_run(parsed.run, parsed.episodes, parsed.seed, parsed.checkpoint)
+    metrics = evaluate_run(parsed.run, parsed.episodes, parsed.seed, parsed.checkpoint, parsed.video)
     print(json.dumps(metrics, indent=2))
 
 

@@ -42,6 +42,8 @@ class SACConfig:
     """Upper clip of the policy's log standard deviation."""
     conv_channels: tuple[int, ...] = (16, 16, 32)
     """Image tasks: channels of the shared conv encoder (5x5 'same' conv + 2x2 max-pool per layer)."""
+    conv_kernel: int = 5
+    """Image tasks: kernel size of every conv layer (5 as in the original; 3 is ~1.5x faster on CPU)."""
     augment: Literal["shift", "batch-shift", "none"] = "shift"
     """Image tasks: random shift with one offset per sample (DrQ), per batch (original), or none."""
     shift_pad: int = 4
@@ -141,6 +143,70 @@ def _acrobot_rlv(**rlv: Any) -> TrainConfig:
     return TrainConfig(env="acrobot", algo="rlv", rlv=RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
 
 
+_IMAGE_TASKS: dict[str, TrainConfig] = {
+    # fast numpy task: a lighter encoder (3x3 convs, 8-16-16 channels) and batches of 32 fit the CPU
+    "pointmass": TrainConfig(
+        env="pointmass",
+        total_steps=10_000,
+        eval_every=1000,
+        eval_episodes=10,
+        checkpoint_every=5000,
+        sac=SACConfig(batch_size=32, conv_channels=(8, 16, 16), conv_kernel=3),
+    ),
+    # Meta-World: the original encoder (5x5 convs, 16-16-32); budgets for a GPU, override on a CPU
+    "push": TrainConfig(
+        env="push", total_steps=200_000, eval_every=5000, eval_episodes=10, sac=SACConfig(batch_size=128)
+    ),
+    "drawer-open": TrainConfig(
+        env="drawer-open",
+        total_steps=300_000,
+        eval_every=5000,
+        eval_episodes=10,
+        sac=SACConfig(batch_size=128),
+    ),
+}
+
+
+def _image_rlv(task: str, **rlv: Any) -> TrainConfig:
+    """RLV on an image task: observation and paired batches as large as the robot batch; rewards
+    relabelled to the tasks' own sparse scale (-1 per step, 0 at success)."""
+    base = _IMAGE_TASKS[task]
+    batch = base.sac.batch_size
+    return dataclasses.replace(
+        base,
+        algo="rlv",
+        rlv=RLVConfig(
+            obs_batch_size=batch, paired_batch_size=batch, reward_scale=0.0, reward_bottom=-1.0, **rlv
+        ),
+    )
+
+
+def _image_presets() -> dict[str, TrainConfig]:
+    presets = {}
+    for task, base in _IMAGE_TASKS.items():
+        presets[f"{task}-sac"] = base
+        presets[f"{task}-rlv"] = _image_rlv(task)
+        presets[f"{task}-rlv-align"] = _image_rlv(task, alignment="adversarial")
+        presets[f"{task}-rlv-align-paired"] = _image_rlv(task, alignment="adversarial")
+        presets[f"{task}-rlv-align-original"] = _image_rlv(task, alignment="original")
+    return presets
+
+
+def _image_help() -> dict[str, str]:
+    help_text = {}
+    for task in _IMAGE_TASKS:
+        help_text |= {
+            f"{task}-sac": f"SAC from 48x48 pixels on {task}.",
+            f"{task}-rlv": f"RLV on {task}, no domain alignment; needs --rlv.dataset (e.g. human videos).",
+            f"{task}-rlv-align": f"RLV on {task} with adversarial feature alignment; needs --rlv.dataset.",
+            f"{task}-rlv-align-paired": f"RLV on {task} + alignment + paired-frame loss; needs --rlv.dataset "
+            "and --rlv.paired-dataset.",
+            f"{task}-rlv-align-original": f"RLV on {task} with the original release's alignment (trains the "
+            "discriminator, never the encoder).",
+        }
+    return help_text
+
+
 PRESETS: dict[str, TrainConfig] = {
     "acrobot-sac": TrainConfig(env="acrobot", algo="sac"),
     "acrobot-rlv": _acrobot_rlv(),
@@ -149,6 +215,7 @@ PRESETS: dict[str, TrainConfig] = {
     "acrobot-rlv-true-rewards": _acrobot_rlv(reward_source="true"),
     "acrobot-rlv-timelimit-done": _acrobot_rlv(timelimit_done=True),
     "pendulum-sac": TrainConfig(env="gym:Pendulum-v1", algo="sac", total_steps=20_000),
+    **_image_presets(),
 }
 """Named presets. `rlv train PRESET --option value` overrides single fields."""
 
@@ -160,6 +227,7 @@ PRESET_HELP: dict[str, str] = {
     "acrobot-rlv-true-rewards": "RLV ablation: observation rows use the dataset's true rewards.",
     "acrobot-rlv-timelimit-done": "RLV with the original quirk: time-limit ends count as done.",
     "pendulum-sac": "SAC on gym:Pendulum-v1 (a quick sanity check of SAC).",
+    **_image_help(),
 }
 
 

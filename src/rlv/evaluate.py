@@ -18,19 +18,27 @@ from rlv.errors import RlvError
 
 
 def evaluate(
-    act: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int
+    act: Callable[[np.ndarray], np.ndarray],
+    env: gym.Env,
+    episodes: int,
+    seed: int,
+    frames: list[list[np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Run `episodes` episodes with `act`, each reset with seed `seed + i`.
 
     Returns eval/return (mean), eval/return_std, eval/length and eval/success (mean of the
-    environment's success flag at the last step; NaN when the env reports none).
+    environment's success flag at the last step; NaN when the env reports none). With `frames`,
+    appends each episode's rendered frames (T+1, H, W, 3) to it.
     """
     returns, lengths, successes = [], [], []
     for index in range(episodes):
         obs, _ = env.reset(seed=seed + index)
         total, length = 0.0, 0
+        episode_frames = [env.render()] if frames is not None else []
         while True:
             obs, reward, terminated, truncated, info = env.step(act(obs))
+            if frames is not None:
+                episode_frames.append(env.render())
             total += float(reward)
             length += 1
             if terminated or truncated:
@@ -38,6 +46,8 @@ def evaluate(
         returns.append(total)
         lengths.append(length)
         successes.append(success_of(info))
+        if frames is not None:
+            frames.append(episode_frames)
     success = float(np.mean(successes)) if not np.isnan(successes).any() else float("nan")
     return {
         "eval/return": float(np.mean(returns)),
@@ -47,8 +57,29 @@ def evaluate(
     }
 
 
-def evaluate_run(run: Path, episodes: int, seed: int, checkpoint: Path | None = None) -> dict[str, float]:
-    """Evaluate the newest (or the given) checkpoint of a run directory."""
+def write_gif(episodes: list[list[np.ndarray]], out: Path, scale: int = 4, fps: int = 10) -> Path:
+    """Write episodes of RGB frames, one after another, as an animated GIF (atomic write)."""
+    from PIL import Image
+
+    if Path(out).suffix.lower() != ".gif":
+        raise RlvError(f"{out}: rollout videos are written as .gif")
+    images = []
+    for episode in episodes:
+        for frame in episode:
+            array = np.asarray(frame, dtype=np.uint8)
+            images.append(Image.fromarray(np.kron(array, np.ones((scale, scale, 1), dtype=np.uint8))))
+        images.extend([images[-1]] * (fps // 2))  # hold the last frame of each episode
+    tmp = Path(out).with_name(f".{Path(out).name}.tmp.gif")
+    images[0].save(tmp, save_all=True, append_images=images[1:], duration=1000 // fps, loop=0)
+    tmp.replace(out)
+    return Path(out)
+
+
+def evaluate_run(
+    run: Path, episodes: int, seed: int, checkpoint: Path | None = None, video: Path | None = None
+) -> dict[str, float]:
+    """Evaluate the newest (or the given) checkpoint of a run directory; with `video`, also write
+    the evaluation episodes as an animated GIF."""
     config = load_config(run / "config.json")
     checkpoint = checkpoint or latest_checkpoint(run)
     if checkpoint is None:
@@ -57,5 +88,13 @@ def evaluate_run(run: Path, episodes: int, seed: int, checkpoint: Path | None = 
     agent = build_agent(config, env.observation_space.shape, env.action_space.shape[0])
     agent.load_state_dict(load_state(checkpoint / STATE_FILE)["agent"])
     torch.set_num_threads(config.threads)
-    metrics = evaluate(lambda obs: agent.act(obs, deterministic=True), env, episodes, seed)
-    return metrics | {"checkpoint": str(checkpoint)}
+    frames: list[list[np.ndarray]] | None = [] if video else None
+    if video and Path(video).suffix.lower() != ".gif":
+        raise RlvError(f"{video}: rollout videos are written as .gif")
+    if video and env.render() is None:
+        raise RlvError(f"environment {config.env!r} does not render frames; no video for it")
+    metrics = evaluate(lambda obs: agent.act(obs, deterministic=True), env, episodes, seed, frames)
+    result = metrics | {"checkpoint": str(checkpoint)}
+    if video and frames:
+        result["video"] = str(write_gif(frames, video))
+    return result

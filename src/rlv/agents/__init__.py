@@ -24,7 +24,7 @@ def build_agent(config: TrainConfig, obs_shape: Sequence[int], act_dim: int) -> 
     network sizes (equal capacity)."""
     encoder = augment = None
     if is_image(obs_shape):
-        encoder = ImageEncoder(obs_shape, config.sac.conv_channels)
+        encoder = ImageEncoder(obs_shape, config.sac.conv_channels, config.sac.conv_kernel)
         augment = RandomShift(
             config.sac.shift_pad if config.sac.augment != "none" else 0,
             per_sample=config.sac.augment == "shift",

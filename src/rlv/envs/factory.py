@@ -7,20 +7,29 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from rlv.envs import pointmass
+from rlv.envs import metaworld_tasks, pointmass
 from rlv.envs.acrobot import ACROBOT_HORIZON, ContinuousAcrobot
 from rlv.errors import RlvError
 
 _BUILTIN: dict[str, tuple[Callable[[str], gym.Env], int, tuple[str, ...]]] = {
     "acrobot": (lambda domain: ContinuousAcrobot(), ACROBOT_HORIZON, ("robot",)),
     "pointmass": (lambda domain: pointmass.PointMassEnv(domain), pointmass.HORIZON, pointmass.DOMAINS),
+    **{
+        task: (
+            lambda domain, task=task: metaworld_tasks.MetaWorldImageEnv(task, domain),
+            spec["horizon"],
+            metaworld_tasks.DOMAINS,
+        )
+        for task, spec in metaworld_tasks.TASKS.items()
+    },
 }
 ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:<id>")
 """Names `make_env` accepts."""
 
 
 def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "robot") -> gym.Env:
-    """Create env `name` (`acrobot`, `pointmass` or `gym:<id>`), seeded, with a TimeLimit of
+    """Create env `name` (`acrobot`, `pointmass`, `push`, `drawer-open` or `gym:<id>`), seeded, with a
+    TimeLimit of
     `horizon` steps, rendering observations in visual `domain` (`robot` or, where the task has
     one, `human`).
 

@@ -1,8 +1,10 @@
 """A fast visual task drawn with numpy: a point mass moves to a goal square, seen in 48x48 RGB.
 
-State: position p in [-1, 1]^2. Action: a in [-1, 1]^2, p <- clip(p + 0.1 a). The goal is the
-square |p - g|_inf < 0.15 around g = (0.6, 0.6). Reward 1 while the mass is inside it (sparse),
-success = inside at the last step, horizon 40. Starts are uniform in the left half of the arena.
+State: position p in [-1, 1]^2. Action: a in [-1, 1]^2, p <- clip(p + 0.15 a). The goal is the
+square |p - g|_inf < 0.2 around g = (0.6, 0.6). Sparse reward: -1 per step outside the goal, 0
+inside it (so RLV's relabelling with scale 0, bottom -1 gives video transitions the env's own
+rewards); success = inside at the last step; horizon 40. Starts are uniform in the left half, so
+random exploration rarely finds the goal (a good case for learning from videos).
 
 Two visual domains render the same state:
 - `robot`: light-grey table with a dark goal square and a red disc (the agent's camera).
@@ -19,8 +21,8 @@ import numpy as np
 
 SIZE = 48
 GOAL = np.array([0.6, 0.6])
-GOAL_HALF_WIDTH = 0.15
-STEP_SCALE = 0.1
+GOAL_HALF_WIDTH = 0.2
+STEP_SCALE = 0.15
 HORIZON = 40
 DOMAINS = ("robot", "human")
 
@@ -103,7 +105,7 @@ class PointMassEnv(gym.Env):
         self.position = np.clip(self.position + STEP_SCALE * action, -1.0, 1.0)
         success = self.at_goal()
         info = {"success": success, "state": self.position.copy()}
-        return render_state(self.position, self.domain), float(success), False, False, info
+        return render_state(self.position, self.domain), 0.0 if success else -1.0, False, False, info
 
     def render(self) -> np.ndarray:
         return render_state(self.position, self.domain)

@@ -1,0 +1,188 @@
+"""Visual domain shift: SAC vs RLV without alignment vs RLV with adversarial alignment, from 48x48
+pixels, with observation videos rendered in the *human* domain (the agent sees the robot domain).
+
+Collects the human-domain dataset (scripted expert, noise calibrated to --success-rate) and, with
+--paired, paired frames; runs every (method, seed) as its own `rlv train` process, --workers at a
+time (one torch thread each); prints per method the final success rate (IQM over seeds, 95%
+bootstrap interval), the env steps each needs to reach SAC's final success and a fixed success
+rate (median over seeds; ratio to SAC), and the discriminator's final accuracy. Writes
+results/visual_domain_shift[_ENV].csv, _runs.csv, .png. Interrupted? Run it again: finished runs
+are kept, killed runs resume.
+
+    python benchmarks/visual_domain_shift.py                      # pointmass, the committed results
+    python benchmarks/visual_domain_shift.py --env push --steps 20000 --seeds 2 --eval-every 2000
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import common
+import numpy as np
+import tyro
+from common import curve, ratio_text, rlv_command, run, steps_text, steps_to
+
+from rlv.logger import read_csv
+from rlv.plot import plot_runs
+from rlv.stats import bootstrap_ci, iqm
+
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Args:
+    env: str = "pointmass"
+    """Task: pointmass (fast, numpy), push or drawer-open (Meta-World; needs the metaworld extra)."""
+    steps: int = 10_000
+    """Env steps per run."""
+    seeds: int = 3
+    """Seeds per method."""
+    episodes: int = 200
+    """Episodes of human-domain observation data."""
+    success_rate: float = 0.8
+    """Success rate of the observation data (the expert's noise is calibrated to it)."""
+    paired: int = 0
+    """Also run RLV + alignment + paired-frame loss with this many paired frames (0: skip)."""
+    workers: int = 2
+    """Runs in parallel (one per core)."""
+    eval_every: int = 1000
+    """Evaluation interval in env steps."""
+    eval_episodes: int = 10
+    """Episodes per evaluation."""
+    final_window: int = 3
+    """Final success = mean of the last this many evaluations; curves are smoothed over it too."""
+    fixed_threshold: float = 0.8
+    """A fixed success rate to reach, for a ratio that does not depend on where SAC ends."""
+    work: Path = ROOT / "runs" / "visual"
+    """Where datasets and run directories go (not committed; one subdirectory per env)."""
+    results: Path = ROOT / "results"
+    """Where the CSVs and the PNG go (committed)."""
+
+
+def prepare_data(args: Args, work: Path) -> tuple[Path, Path | None]:
+    data = work / "human_data"
+    if not (data / "meta.json").exists():
+        run(rlv_command("collect", "--env", args.env, "--domain", "human", "--success-rate",
+                        str(args.success_rate), "--episodes", str(args.episodes), "--out", str(data),
+                        "--overwrite", "--no-progress"), work / "logs" / "collect.log")  # fmt: skip
+    pairs = None
+    if args.paired:
+        pairs = work / "pairs"
+        if not (pairs / "meta.json").exists():
+            run(rlv_command("collect", "--env", args.env, "--paired", str(args.paired), "--out", str(pairs),
+                            "--overwrite", "--no-progress"), work / "logs" / "collect_pairs.log")  # fmt: skip
+    return data, pairs
+
+
+def final_accuracy(run_dir: Path) -> float:
+    """Mean discriminator accuracy over the last 3 rows of train.csv (NaN without alignment)."""
+    rows = [r for r in read_csv(run_dir / "train.csv") if np.isfinite(r.get("stat/domain_accuracy", np.nan))]
+    return float(np.mean([r["stat/domain_accuracy"] for r in rows[-3:]])) if rows else float("nan")
+
+
+def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
+    metric, window = "eval/success", args.final_window
+    finals = {m: np.array([curve(r, metric)[1][-window:].mean() for r in rs]) for m, rs in runs.items()}
+    thresholds = {"sac_final": iqm(finals["sac"]), "fixed": args.fixed_threshold}
+    sac_steps = {
+        name: float(np.median([steps_to(r, threshold, window, metric) for r in runs["sac"]]))
+        for name, threshold in thresholds.items()
+    }
+    table = []
+    for method, run_dirs in runs.items():
+        low, high = bootstrap_ci(finals[method])
+        row: dict[str, object] = {
+            "method": method,
+            "seeds": len(run_dirs),
+            "final_success_iqm": iqm(finals[method]),
+            "ci_low": low,
+            "ci_high": high,
+            "final_domain_accuracy": float(np.nanmean([final_accuracy(r) for r in run_dirs]))
+            if method != "sac"
+            else float("nan"),
+        }
+        for name, threshold in thresholds.items():
+            needed = np.array([steps_to(r, threshold, window, metric) for r in run_dirs])
+            row[f"threshold_{name}"] = threshold
+            row[f"steps_to_{name}"] = float(np.median(needed))
+            row[f"runs_reaching_{name}"] = int(np.isfinite(needed).sum())
+            row[f"ratio_{name}"] = ratio_text(float(np.median(needed)), sac_steps[name], args.steps)
+        table.append(row)
+    return table
+
+
+def report(args: Args, table: list[dict[str, object]]) -> str:
+    sac = table[0]
+    lines = [
+        f"Visual domain shift on {args.env}: robot-domain agent, human-domain videos "
+        f"({args.episodes} episodes, success rate {args.success_rate}); {args.seeds} seeds x {args.steps} "
+        f"env steps; final success = mean of the last {args.final_window} evaluations "
+        f"({args.eval_episodes} episodes each); steps = median over seeds of the first step where the "
+        f"{args.final_window}-eval moving average reaches the threshold",
+        f"| method | final success IQM [95% CI] | steps to SAC's final ({sac['threshold_sac_final']:.2f}) "
+        f"| ratio | steps to {args.fixed_threshold:.2f} | ratio | discriminator accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table:
+        accuracy = row["final_domain_accuracy"]
+        seeds = row["seeds"]
+        lines.append(
+            f"| {row['method']} | {row['final_success_iqm']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] "
+            f"| {steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{seeds} runs) "
+            f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
+            f"({row['runs_reaching_fixed']}/{seeds} runs) | {row['ratio_fixed']} "
+            f"| {'-' if not np.isfinite(accuracy) else f'{accuracy:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(args: Args) -> None:
+    started = time.perf_counter()
+    work = args.work / args.env
+    work.mkdir(parents=True, exist_ok=True)
+    data, pairs = prepare_data(args, work)
+    meta = json.loads((data / "meta.json").read_text())
+    print(f"data ready after {time.perf_counter() - started:.0f} s: {meta['num_episodes']} human-domain "
+          f"episodes, measured success rate {meta['success_rate']:.2f}", flush=True)  # fmt: skip
+    schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every),
+                "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5000"]  # fmt: skip
+    with_data = ["--rlv.dataset", str(data)]
+    jobs = [
+        ("sac", f"{args.env}-sac", schedule),
+        ("rlv", f"{args.env}-rlv", schedule + with_data),
+        ("rlv_align", f"{args.env}-rlv-align", schedule + with_data),
+    ]
+    if pairs is not None:
+        jobs.append(("rlv_align_paired", f"{args.env}-rlv-align-paired",
+                     schedule + with_data + ["--rlv.paired-dataset", str(pairs)]))  # fmt: skip
+    futures = {}
+    with ThreadPoolExecutor(args.workers) as pool:
+        for seed in range(args.seeds):
+            for method, preset, options in jobs:
+                futures[(method, seed)] = pool.submit(common.train_job, work, method, preset, seed, options)
+        for (method, seed), future in futures.items():
+            future.result()
+            print(f"  done {method} seed {seed} at {time.perf_counter() - started:.0f} s", flush=True)
+    runs = {method: [futures[(method, s)].result() for s in range(args.seeds)] for method, _, _ in jobs}
+    table = analyse(args, runs)
+    stem = "visual_domain_shift" if args.env == "pointmass" else f"visual_domain_shift_{args.env}"
+    args.results.mkdir(parents=True, exist_ok=True)
+    common.write_rows(args.results / f"{stem}.csv", table)
+    common.write_curves(args.results / f"{stem}_runs.csv", runs, "eval/success")
+    plot_runs(
+        [r for rs in runs.values() for r in rs],
+        args.results / f"{stem}.png",
+        metric="eval/success",
+        title=f"{args.env} from pixels, human-domain videos: {args.seeds} seeds, mean and 95% bootstrap CI",
+    )
+    text = report(args, table) + f"\n\ntotal wall time {time.perf_counter() - started:.0f} s"
+    (args.results / f"{stem}.txt").write_text(text + "\n")
+    print("\n" + text)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
