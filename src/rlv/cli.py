@@ -6,8 +6,14 @@
     rlv collect --env pointmass --paired N      paired robot/human frames of the same states
     rlv eval RUN                                evaluate a run's newest checkpoint
     rlv plot RUN... --out FILE.png              learning curves across seeds
+    rlv data import-video PATH... --out DS      videos / frame folders -> action-free dataset
     rlv data info DS                            summarise a dataset (or paired frames)
     rlv data preview DS --out sheet.png         contact sheet of a dataset's frames
+    rlv data to-video DS --out clip.mp4         a dataset's episodes as a video
+    rlv data merge A B... --out C               concatenate datasets
+    rlv data split DS --train A --heldout B     train / held-out episodes
+    rlv data from-minari ID --out DS            convert a local Minari dataset
+    rlv data from-lerobot DIR --out DS          convert a local LeRobot (v2.x) dataset
     rlv presets                                 list the named presets
 
 Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit status 1.
@@ -86,7 +92,7 @@ class EvalArgs:
     checkpoint: Path | None = None
     """A specific checkpoint directory (default: the newest)."""
     video: Path | None = None
-    """Also write the evaluation episodes as an animated GIF (rendered frames, upscaled 4x)."""
+    """Also write the evaluation episodes as a video: .gif, .mp4 or .webm (frames upscaled 4x)."""
 
 
 @dataclass(frozen=True)
@@ -101,28 +107,6 @@ class PlotArgs:
     """Column of eval.csv to plot (eval/return, eval/success, eval/length)."""
     title: str | None = None
     """Plot title."""
-
-
-@dataclass(frozen=True)
-class DataInfoArgs:
-    """Summarise an observation dataset."""
-
-    dataset: Annotated[Path, tyro.conf.Positional]
-    """Dataset directory."""
-
-
-@dataclass(frozen=True)
-class DataPreviewArgs:
-    """Write a contact sheet of a dataset's frames (or of paired frames: robot row, human row)."""
-
-    dataset: Annotated[Path, tyro.conf.Positional]
-    """Dataset or paired-frames directory."""
-    out: Path = Path("sheet.png")
-    """Image to write (.png, .jpg, .pdf, .svg)."""
-    rows: int = 8
-    """Episodes shown (evenly spread over the dataset)."""
-    columns: int = 10
-    """Frames per episode (evenly spaced in time)."""
 
 
 def cmd_train(args: list[str]) -> None:
@@ -178,18 +162,13 @@ def cmd_plot(args: list[str]) -> None:
 
 
 def cmd_data(args: list[str]) -> None:
-    from rlv.data.info import dataset_summary
-    from rlv.data.preview import write_contact_sheet
+    from rlv.data import commands
 
-    if not args or args[0] not in ("info", "preview"):
-        raise RlvError("usage: rlv data info DS | rlv data preview DS --out sheet.png")
-    if args[0] == "info":
-        parsed = tyro.cli(DataInfoArgs, args=args[1:], prog="rlv data info")
-        print(dataset_summary(parsed.dataset))
-    else:
-        preview = tyro.cli(DataPreviewArgs, args=args[1:], prog="rlv data preview")
-        out = write_contact_sheet(preview.dataset, preview.out, preview.rows, preview.columns)
-        print(f"wrote {out}")
+    usage = "usage: rlv data {" + ",".join(commands.DATA_COMMANDS) + "} ... (rlv data COMMAND --help)"
+    if not args or args[0] not in commands.DATA_COMMANDS:
+        raise RlvError(usage)
+    args_type, run = commands.DATA_COMMANDS[args[0]]
+    print(run(tyro.cli(args_type, args=args[1:], prog=f"rlv data {args[0]}")))
 
 
 def cmd_presets(args: list[str]) -> None:

@@ -12,6 +12,7 @@ import torch
 from rlv.agents import build_agent
 from rlv.checkpoint import STATE_FILE, latest_checkpoint, load_state
 from rlv.config import load_config
+from rlv.data.tools import VIDEO_CODECS, write_video
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
@@ -57,29 +58,11 @@ def evaluate(
     }
 
 
-def write_gif(episodes: list[list[np.ndarray]], out: Path, scale: int = 4, fps: int = 10) -> Path:
-    """Write episodes of RGB frames, one after another, as an animated GIF (atomic write)."""
-    from PIL import Image
-
-    if Path(out).suffix.lower() != ".gif":
-        raise RlvError(f"{out}: rollout videos are written as .gif")
-    images = []
-    for episode in episodes:
-        for frame in episode:
-            array = np.asarray(frame, dtype=np.uint8)
-            images.append(Image.fromarray(np.kron(array, np.ones((scale, scale, 1), dtype=np.uint8))))
-        images.extend([images[-1]] * (fps // 2))  # hold the last frame of each episode
-    tmp = Path(out).with_name(f".{Path(out).name}.tmp.gif")
-    images[0].save(tmp, save_all=True, append_images=images[1:], duration=1000 // fps, loop=0)
-    tmp.replace(out)
-    return Path(out)
-
-
 def evaluate_run(
     run: Path, episodes: int, seed: int, checkpoint: Path | None = None, video: Path | None = None
 ) -> dict[str, float]:
     """Evaluate the newest (or the given) checkpoint of a run directory; with `video`, also write
-    the evaluation episodes as an animated GIF."""
+    the evaluation episodes as a video (.gif, .mp4 or .webm)."""
     config = load_config(run / "config.json")
     checkpoint = checkpoint or latest_checkpoint(run)
     if checkpoint is None:
@@ -89,12 +72,13 @@ def evaluate_run(
     agent.load_state_dict(load_state(checkpoint / STATE_FILE)["agent"])
     torch.set_num_threads(config.threads)
     frames: list[list[np.ndarray]] | None = [] if video else None
-    if video and Path(video).suffix.lower() != ".gif":
-        raise RlvError(f"{video}: rollout videos are written as .gif")
+    if video and Path(video).suffix.lower() not in VIDEO_CODECS:
+        raise RlvError(f"{video}: unsupported video type; use one of {', '.join(VIDEO_CODECS)}")
     if video and env.render() is None:
         raise RlvError(f"environment {config.env!r} does not render frames; no video for it")
     metrics = evaluate(lambda obs: agent.act(obs, deterministic=True), env, episodes, seed, frames)
     result = metrics | {"checkpoint": str(checkpoint)}
     if video and frames:
-        result["video"] = str(write_gif(frames, video))
+        hold = [episode + [episode[-1]] * 5 for episode in frames]  # pause on each episode's end
+        result["video"] = str(write_video(np.concatenate([np.asarray(e) for e in hold]), video))
     return result

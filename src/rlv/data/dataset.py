@@ -101,41 +101,77 @@ def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class DatasetWriter:
+    """Write a dataset episode by episode into a temporary directory; `finish(meta)` adds meta.json
+    and the caller's `atomic_directory` renames it into place. All episodes must share one
+    observation shape and dtype."""
+
+    def __init__(self, tmp: Path, where: Path) -> None:
+        self.tmp, self.where = Path(tmp), Path(where)
+        (self.tmp / "episodes").mkdir()
+        self.count = self.transitions = self.successes = 0
+        self.shape: tuple[int, ...] | None = None
+        self.dtype: str | None = None
+        self.all_actions = self.all_rewards = True
+
+    def add(self, episode: Episode, source: str = "") -> None:
+        """Validate and write one episode (`source` names it in error messages)."""
+        where = source or f"{self.where} (episode {self.count})"
+        shape, dtype = tuple(episode.obs.shape[1:]), episode.obs.dtype.str
+        if self.shape is not None and (shape, dtype) != (self.shape, self.dtype):
+            raise RlvError(
+                f"{where}: observations {shape} {episode.obs.dtype} differ from the dataset's "
+                f"{self.shape} {np.dtype(self.dtype)}"
+            )
+        _check_episode(episode, where)
+        self.shape, self.dtype = shape, dtype
+        arrays: dict[str, np.ndarray] = {"obs": episode.obs, "success": np.array(bool(episode.success))}
+        if episode.true_actions is not None:
+            arrays["true_actions"] = episode.true_actions.astype(np.float32)
+        if episode.rewards is not None:
+            arrays["rewards"] = episode.rewards.astype(np.float32)
+        np.savez_compressed(
+            self.tmp / "episodes" / f"episode_{self.count:06d}_len{episode.length}.npz", **arrays
+        )
+        self.count += 1
+        self.transitions += episode.length
+        self.successes += bool(episode.success)
+        self.all_actions &= episode.true_actions is not None
+        self.all_rewards &= episode.rewards is not None
+
+    def finish(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Write meta.json (`meta` adds domain, source, env, provenance; counts, shapes and the
+        format version are filled in here); returns it."""
+        if self.count == 0:
+            raise RlvError(f"{self.where}: refusing to write a dataset with no episodes")
+        full_meta = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "domain": "robot",
+            "source": "unknown",
+            **meta,
+            "obs_shape": list(self.shape or ()),
+            "obs_dtype": str(np.dtype(self.dtype)),
+            "num_episodes": self.count,
+            "num_transitions": self.transitions,
+            "num_successes": self.successes,
+            "has_true_actions": self.all_actions,
+            "has_rewards": self.all_rewards,
+        }
+        (self.tmp / "meta.json").write_text(json.dumps(full_meta, indent=2) + "\n")
+        return full_meta
+
+
 def write_dataset(path: Path, episodes: list[Episode], meta: dict[str, Any], overwrite: bool = False) -> Path:
     """Write `episodes` as a dataset at `path` atomically. `meta` adds fields (domain, source, env,
     how it was made...); counts, shapes and the format version are filled in here."""
     if not episodes:
         raise RlvError(f"{path}: refusing to write a dataset with no episodes")
-    shapes = {episode.obs.shape[1:] for episode in episodes}
-    dtypes = {episode.obs.dtype.str for episode in episodes}
-    if len(shapes) != 1 or len(dtypes) != 1:
-        raise RlvError(f"{path}: episodes differ in observation shape or dtype: {shapes} {dtypes}")
-    for index, episode in enumerate(episodes):
-        _check_episode(episode, f"{path} (episode {index})")
-    full_meta = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "domain": "robot",
-        "source": "unknown",
-        **meta,
-        "obs_shape": list(episodes[0].obs.shape[1:]),
-        "obs_dtype": str(episodes[0].obs.dtype),
-        "num_episodes": len(episodes),
-        "num_transitions": sum(episode.length for episode in episodes),
-        "num_successes": sum(bool(episode.success) for episode in episodes),
-        "has_true_actions": all(episode.true_actions is not None for episode in episodes),
-        "has_rewards": all(episode.rewards is not None for episode in episodes),
-    }
     with atomic_directory(path, overwrite) as tmp:
-        (tmp / "episodes").mkdir()
-        for index, episode in enumerate(episodes):
-            arrays: dict[str, np.ndarray] = {"obs": episode.obs, "success": np.array(bool(episode.success))}
-            if episode.true_actions is not None:
-                arrays["true_actions"] = episode.true_actions.astype(np.float32)
-            if episode.rewards is not None:
-                arrays["rewards"] = episode.rewards.astype(np.float32)
-            np.savez_compressed(tmp / "episodes" / f"episode_{index:06d}_len{episode.length}.npz", **arrays)
-        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2) + "\n")
+        writer = DatasetWriter(tmp, path)
+        for episode in episodes:
+            writer.add(episode)
+        writer.finish(meta)
     return path
 
 

@@ -1,10 +1,10 @@
 """A fast visual task drawn with numpy: a point mass moves to a goal square, seen in 48x48 RGB.
 
 State: position p in [-1, 1]^2. Action: a in [-1, 1]^2, p <- clip(p + 0.15 a). The goal is the
-square |p - g|_inf < 0.2 around g = (0.6, 0.6). Sparse reward: -1 per step outside the goal, 0
+square |p - g|_inf < 0.15 around g = (0.6, 0.6). Sparse reward: -1 per step outside the goal, 0
 inside it (so RLV's relabelling with scale 0, bottom -1 gives video transitions the env's own
-rewards); success = inside at the last step; horizon 40. Starts are uniform in the left half, so
-random exploration rarely finds the goal (a good case for learning from videos).
+rewards); success = inside at the last step; horizon 40. Starts are uniform in x < -0.3, so random
+exploration rarely finds the goal (a case where videos of the task should help).
 
 Two visual domains render the same state:
 - `robot`: light-grey table with a dark goal square and a red disc (the agent's camera).
@@ -21,7 +21,7 @@ import numpy as np
 
 SIZE = 48
 GOAL = np.array([0.6, 0.6])
-GOAL_HALF_WIDTH = 0.2
+GOAL_HALF_WIDTH = 0.15
 STEP_SCALE = 0.15
 HORIZON = 40
 DOMAINS = ("robot", "human")
@@ -93,7 +93,7 @@ class PointMassEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        self.position = self.np_random.uniform([-0.9, -0.9], [-0.1, 0.9])
+        self.position = self.np_random.uniform([-0.9, -0.9], [-0.3, 0.9])
         return render_state(self.position, self.domain), {"state": self.position.copy()}
 
     def at_goal(self) -> bool:

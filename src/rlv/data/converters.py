@@ -1,0 +1,202 @@
+"""Converters from datasets already on local disk (never downloaded): Minari and LeRobot (v2.x).
+
+Observations are kept; actions and rewards are dropped unless asked for, and then kept only as
+`true_actions` / `rewards` (read by RLV's oracle ablations, never by RLV itself). Both write
+atomically through `DatasetWriter`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from tqdm import tqdm
+
+from rlv.data.dataset import DatasetWriter, Episode, atomic_directory
+from rlv.data.video_import import ImportOptions, check_options, read_episode
+from rlv.errors import RlvError
+
+Keep = Literal["none", "actions", "rewards", "both"]
+
+
+@contextmanager
+def _minari_root(root: Path | None) -> Iterator[None]:
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    if root is not None:
+        os.environ["MINARI_DATASETS_PATH"] = str(root)
+    try:
+        yield
+    finally:
+        if root is not None:
+            if previous is None:
+                os.environ.pop("MINARI_DATASETS_PATH", None)
+            else:
+                os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def _observations(obs: Any, obs_key: str | None, where: str) -> np.ndarray:
+    if isinstance(obs, dict):
+        if obs_key is None or obs_key not in obs:
+            raise RlvError(
+                f"{where}: observations are a dict with keys {sorted(obs)}; choose one with --obs-key"
+            )
+        obs = obs[obs_key]
+    array = np.asarray(obs)
+    if array.dtype != np.uint8:
+        array = array.astype(np.float32)
+    if array.ndim == 1:
+        array = array[:, None]
+    return array
+
+
+def from_minari(
+    dataset_id: str,
+    out: Path,
+    root: Path | None = None,
+    obs_key: str | None = None,
+    keep: Keep = "none",
+    success: Literal["terminated", "last", "none"] = "terminated",
+    meta: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Convert the local Minari dataset `dataset_id` (under `root`, default Minari's own path)."""
+    try:
+        import minari
+    except ImportError as error:
+        raise RlvError("the Minari converter needs Minari: pip install 'rlv[minari]'") from error
+    with _minari_root(root):
+        try:
+            source = minari.load_dataset(dataset_id, download=False)
+        except (FileNotFoundError, ValueError, OSError) as error:
+            where = root or os.environ.get("MINARI_DATASETS_PATH", "~/.minari/datasets")
+            raise RlvError(
+                f"Minari dataset {dataset_id!r} not found or unreadable in {where} ({error})"
+            ) from error
+        with atomic_directory(out, overwrite) as tmp:
+            writer = DatasetWriter(tmp, out)
+            for episode in tqdm(source.iterate_episodes(), total=source.total_episodes, desc="episodes",
+                                disable=not progress):  # fmt: skip
+                where = f"Minari {dataset_id} episode {episode.id}"
+                obs = _observations(episode.observations, obs_key, where)
+                actions = np.asarray(episode.actions, dtype=np.float32)
+                done = {"terminated": bool(episode.terminations[-1]), "last": True, "none": False}[success]
+                writer.add(
+                    Episode(
+                        obs=obs,
+                        success=done,
+                        true_actions=actions.reshape(len(actions), -1)
+                        if keep in ("actions", "both")
+                        else None,
+                        rewards=np.asarray(episode.rewards, np.float32)
+                        if keep in ("rewards", "both")
+                        else None,
+                    ),
+                    where,
+                )
+            return writer.finish(
+                {
+                    "domain": "robot",
+                    "source": f"minari:{dataset_id}",
+                    "env": str(source.spec.env_spec.id) if source.spec.env_spec else "unknown",
+                }
+                | (meta or {})
+                | {
+                    "how_made": {
+                        "converter": "rlv data from-minari",
+                        "dataset_id": dataset_id,
+                        "obs_key": obs_key,
+                        "keep": keep,
+                        "success": success,
+                    }
+                }
+            )
+
+
+def _lerobot_info(root: Path) -> dict[str, Any]:
+    info_path = root / "meta" / "info.json"
+    try:
+        info = json.loads(info_path.read_text())
+    except FileNotFoundError as error:
+        raise RlvError(f"{info_path}: missing (not a LeRobot dataset)") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RlvError(f"{info_path}: corrupt JSON ({error})") from error
+    version = str(info.get("codebase_version", ""))
+    if not version.startswith("v2"):
+        raise RlvError(f"{info_path}: LeRobot format {version or '?'} is not supported (v2.x is)")
+    return info
+
+
+def from_lerobot(
+    root: Path,
+    out: Path,
+    camera: str | None = None,
+    options: ImportOptions | None = None,
+    keep_actions: bool = False,
+    meta: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Convert a local LeRobot v2.x dataset: frames from the episode videos of one camera, read
+    like `rlv data import-video` reads a video (all its options apply)."""
+    import pyarrow.parquet as pq
+
+    options = options or ImportOptions()
+    check_options(options)
+    if keep_actions and (options.stride, options.fps, options.start, options.end, options.reverse) != (
+        1,
+        None,
+        0.0,
+        None,
+        False,
+    ):
+        raise RlvError(
+            "--keep-actions needs every frame in order: drop --stride/--fps/--start/--end/--reverse"
+        )
+    root = Path(root)
+    info = _lerobot_info(root)
+    cameras = [key for key, feature in info.get("features", {}).items() if feature.get("dtype") == "video"]
+    if not cameras:
+        raise RlvError(f"{root}: no video features in meta/info.json")
+    camera = camera or cameras[0]
+    if camera not in cameras:
+        raise RlvError(f"{root}: no camera {camera!r}; cameras: {', '.join(cameras)}")
+    chunks_size = int(info.get("chunks_size", 1000))
+    with atomic_directory(out, overwrite) as tmp:
+        writer = DatasetWriter(tmp, out)
+        for index in tqdm(range(int(info["total_episodes"])), desc="episodes", disable=not progress):
+            fields = {"episode_chunk": index // chunks_size, "episode_index": index, "video_key": camera}
+            video = root / info["video_path"].format(**fields)
+            if not video.exists():
+                raise RlvError(f"{video}: episode video missing")
+            episode = read_episode(video, options)
+            if keep_actions:
+                table = pq.read_table(root / info["data_path"].format(**fields), columns=["action"])
+                actions = np.asarray(table.column("action").to_pylist(), dtype=np.float32)
+                if len(actions) < episode.length:
+                    raise RlvError(f"{video}: {len(actions)} actions for {episode.length} transitions")
+                episode.true_actions = actions[: episode.length]
+            writer.add(episode, str(video))
+        return writer.finish(
+            {
+                "domain": "robot",
+                "source": f"lerobot:{root.name}",
+                "env": str(info.get("robot_type", "unknown")),
+            }
+            | (meta or {})
+            | {
+                "how_made": {
+                    "converter": "rlv data from-lerobot",
+                    "root": str(root),
+                    "camera": camera,
+                    "fps": info.get("fps"),
+                    "keep_actions": keep_actions,
+                    "options": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(options).items()},
+                }
+            }
+        )
