@@ -1,13 +1,13 @@
 """Visual domain shift: SAC vs RLV without alignment vs RLV with adversarial alignment, from 48x48
 pixels, with observation videos rendered in the *human* domain (the agent sees the robot domain).
 
-Collects the human-domain dataset (scripted expert, noise calibrated to --success-rate) and, with
---paired, paired frames; runs every (method, seed) as its own `rlv train` process, --workers at a
-time (one torch thread each); prints per method the final success rate (IQM over seeds, 95%
-bootstrap interval), the env steps each needs to reach SAC's final success and a fixed success
-rate (median over seeds; ratio to SAC), and the discriminator's final accuracy. Writes
-results/visual_domain_shift[_ENV].csv, _runs.csv, .png. Interrupted? Run it again: finished runs
-are kept, killed runs resume.
+Collects the human-domain dataset (scripted expert, noise calibrated to --success-rate), paired
+frames (--paired) and, as a no-shift reference, the same episodes rendered in the robot domain.
+Runs every (method, seed) as its own `rlv train` process, --workers at a time (one torch thread
+each); prints per method the final success rate (IQM over seeds, 95% bootstrap interval), the env
+steps each needs to reach SAC's final success and a fixed success rate (median over seeds; ratio
+to SAC), and the discriminator's final accuracy. Writes results/visual_domain_shift[_ENV].csv,
+_runs.csv, .png, .txt. Interrupted? Run it again: finished runs are kept, killed runs resume.
 
     python benchmarks/visual_domain_shift.py                      # pointmass, the committed results
     python benchmarks/visual_domain_shift.py --env push --steps 20000 --seeds 2 --eval-every 2000
@@ -45,8 +45,10 @@ class Args:
     """Episodes of human-domain observation data."""
     success_rate: float = 0.8
     """Success rate of the observation data (the expert's noise is calibrated to it)."""
-    paired: int = 0
+    paired: int = 2000
     """Also run RLV + alignment + paired-frame loss with this many paired frames (0: skip)."""
+    reference: bool = True
+    """Also run RLV on robot-domain videos (no domain shift): what the alignment could recover at best."""
     workers: int = 2
     """Runs in parallel (one per core)."""
     eval_every: int = 1000
@@ -63,12 +65,17 @@ class Args:
     """Where the CSVs and the PNG go (committed)."""
 
 
-def prepare_data(args: Args, work: Path) -> tuple[Path, Path | None]:
-    data = work / "human_data"
+def collect(args: Args, work: Path, domain: str) -> Path:
+    data = work / f"{domain}_data"
     if not (data / "meta.json").exists():
-        run(rlv_command("collect", "--env", args.env, "--domain", "human", "--success-rate",
+        run(rlv_command("collect", "--env", args.env, "--domain", domain, "--success-rate",
                         str(args.success_rate), "--episodes", str(args.episodes), "--out", str(data),
-                        "--overwrite", "--no-progress"), work / "logs" / "collect.log")  # fmt: skip
+                        "--overwrite", "--no-progress"), work / "logs" / f"collect_{domain}.log")  # fmt: skip
+    return data
+
+
+def prepare_data(args: Args, work: Path) -> tuple[Path, Path | None]:
+    data = collect(args, work, "human")
     pairs = None
     if args.paired:
         pairs = work / "pairs"
@@ -159,6 +166,9 @@ def main(args: Args) -> None:
     if pairs is not None:
         jobs.append(("rlv_align_paired", f"{args.env}-rlv-align-paired",
                      schedule + with_data + ["--rlv.paired-dataset", str(pairs)]))  # fmt: skip
+    if args.reference:
+        robot_data = collect(args, work, "robot")  # same seed and noise: the same episodes, robot-rendered
+        jobs.append(("rlv_robot_videos", f"{args.env}-rlv", [*schedule, "--rlv.dataset", str(robot_data)]))
     futures = {}
     with ThreadPoolExecutor(args.workers) as pool:
         for seed in range(args.seeds):

@@ -67,7 +67,8 @@ def write_contact_sheet(path: Path, out: Path, rows: int = 8, columns: int = 10,
     axes.set_yticks([row * (height + gap) + height / 2 for row in range(len(content))])
     axes.set_yticklabels([label for label, _ in content], fontsize=7)
     axes.set_xticks([])
-    axes.set_title(f"{Path(path).name}: frames evenly spaced in time", fontsize=8)
+    what = "the same states in both domains" if is_paired(Path(path)) else "frames evenly spaced in time"
+    axes.set_title(f"{Path(path).name}: {what}", fontsize=8)
     for side in axes.spines.values():
         side.set_visible(False)
     figure.tight_layout()

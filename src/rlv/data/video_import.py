@@ -118,6 +118,42 @@ def transform(frame: np.ndarray, options: ImportOptions, where: str) -> np.ndarr
     return np.ascontiguousarray(frame, dtype=np.uint8)
 
 
+def check_complete(path: Path) -> None:
+    """Catch truncation FFmpeg tolerates: a file cut inside trailing metadata still decodes every
+    frame. Reads only the container's declared sizes (MP4/MOV top-level boxes, the AVI RIFF size,
+    the GIF trailer); WebM/MKV rely on FFmpeg's own errors."""
+    suffix, size = path.suffix.lower(), path.stat().st_size
+    with open(path, "rb") as handle:
+        if suffix in (".mp4", ".mov"):
+            offset = 0
+            while offset + 8 <= size:
+                handle.seek(offset)
+                header = handle.read(16)
+                box = int.from_bytes(header[:4], "big")
+                kind = header[4:8]
+                if not all(48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 32 for c in kind):
+                    raise RlvError(f"{path}: cannot open as a video (no MP4/MOV box at byte {offset})")
+                if box == 1 and len(header) == 16:
+                    box = int.from_bytes(header[8:16], "big")
+                elif box == 0:
+                    box = size - offset  # extends to the end of the file
+                if box < 8:
+                    raise RlvError(
+                        f"{path}: cannot open as a video (MP4/MOV box of size {box} at byte {offset})"
+                    )
+                offset += box
+            if offset != size:
+                raise RlvError(f"{path}: truncated ({size} bytes, the container declares {offset})")
+        elif suffix == ".avi":
+            header = handle.read(8)
+            if header[:4] == b"RIFF" and int.from_bytes(header[4:8], "little") + 8 > size:
+                raise RlvError(f"{path}: truncated ({size} bytes, the RIFF header declares more)")
+        elif suffix == ".gif":
+            handle.seek(max(size - 1, 0))
+            if handle.read(1) != b"\x3b":
+                raise RlvError(f"{path}: truncated GIF (no trailer byte)")
+
+
 def decode_video(path: Path) -> Iterator[tuple[float, np.ndarray]]:
     """(time in seconds, RGB frame) of every frame of a video file, decoded by PyAV."""
     import av
@@ -173,8 +209,7 @@ def read_episode(path: Path, options: ImportOptions, bar: tqdm | None = None) ->
         frames = decode_folder(path, options.folder_fps)
     elif path.suffix.lower() in VIDEO_SUFFIXES:
         try:
-            with open(path, "rb"):
-                pass
+            check_complete(path)
         except OSError as error:
             raise RlvError(f"{path}: unreadable ({error.strerror})") from error
         frames = decode_video(path)

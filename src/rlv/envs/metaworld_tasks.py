@@ -8,7 +8,7 @@ within 3 cm of the open position) and its own seeded randomness (object / drawer
 
 Two visual domains render the same physics:
 - `robot`: Meta-World's look (wooden table, red block or drawer, the Sawyer arm), the agent's camera.
-- `human`: a blue-cloth table on a dark floor, a yellow block or a green drawer, warm light from
+- `human`: a blue-cloth table on a dark floor, a yellow block or an orange drawer, warm light from
   one side, and the arm hidden except for the wrist and gripper, skin-coloured: a hand reaching in.
 
 Rendering: MuJoCo offscreen through OSMesa (`MUJOCO_GL=osmesa`, set here unless the user chose a
@@ -77,7 +77,7 @@ def restyle_human(model: Any, task: str) -> None:
     else:
         for name in ("drawer_col", "drawer_red", "drawer_white", "drawer_beige"):
             if name in materials:
-                model.mat_rgba[materials[name]] = (0.2, 0.65, 0.3, model.mat_rgba[materials[name], 3])
+                model.mat_rgba[materials[name]] = (0.85, 0.45, 0.15, model.mat_rgba[materials[name], 3])
     model.light_diffuse[:] = (0.55, 0.42, 0.3)  # warm
     model.light_dir[:] = (0.8, 0.3, -0.5)
     model.vis.headlight.diffuse[:] = (0.25, 0.22, 0.2)
