@@ -10,12 +10,16 @@ to SAC), and the discriminator's final accuracy. Writes results/visual_domain_sh
 _runs.csv, .png, .txt. Interrupted? Run it again: finished runs are kept, killed runs resume.
 
     python benchmarks/visual_domain_shift.py                      # pointmass, the committed results
-    python benchmarks/visual_domain_shift.py --env push --steps 20000 --seeds 2 --eval-every 2000
+    CPU='--sac.batch-size 32 --rlv.obs-batch-size 32 --sac.conv-channels 8 16 16 --sac.conv-kernel 3'
+    python benchmarks/visual_domain_shift.py --env push --steps 8000 --seeds 1 --noise 0.3 --paired 0 \
+        --no-reference --eval-every 2000 --eval-episodes 5 --episodes 100 --workers 1 \
+        --extra="$CPU --sac.init-alpha 0.1"
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +49,10 @@ class Args:
     """Episodes of human-domain observation data."""
     success_rate: float = 0.8
     """Success rate of the observation data (the expert's noise is calibrated to it)."""
+    noise: float | None = None
+    """Instead of calibrating to --success-rate: the expert's noise level (saves the probe episodes)."""
+    extra: str = ""
+    """More `rlv train` options for every run, one string: --extra="--sac.batch-size 32"."""
     paired: int = 2000
     """Also run RLV + alignment + paired-frame loss with this many paired frames (0: skip)."""
     reference: bool = True
@@ -68,9 +76,12 @@ class Args:
 def collect(args: Args, work: Path, domain: str) -> Path:
     data = work / f"{domain}_data"
     if not (data / "meta.json").exists():
-        run(rlv_command("collect", "--env", args.env, "--domain", domain, "--success-rate",
-                        str(args.success_rate), "--episodes", str(args.episodes), "--out", str(data),
-                        "--overwrite", "--no-progress"), work / "logs" / f"collect_{domain}.log")  # fmt: skip
+        quality = (
+            ["--success-rate", str(args.success_rate)] if args.noise is None else ["--noise", str(args.noise)]
+        )
+        run(rlv_command("collect", "--env", args.env, "--domain", domain, *quality, "--episodes",
+                        str(args.episodes), "--out", str(data), "--overwrite", "--no-progress"),
+            work / "logs" / f"collect_{domain}.log")  # fmt: skip
     return data
 
 
@@ -122,11 +133,11 @@ def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
     return table
 
 
-def report(args: Args, table: list[dict[str, object]]) -> str:
+def report(args: Args, table: list[dict[str, object]], measured_rate: float) -> str:
     sac = table[0]
     lines = [
         f"Visual domain shift on {args.env}: robot-domain agent, human-domain videos "
-        f"({args.episodes} episodes, success rate {args.success_rate}); {args.seeds} seeds x {args.steps} "
+        f"({args.episodes} episodes, success rate {measured_rate:.2f}); {args.seeds} seeds x {args.steps} "
         f"env steps; final success = mean of the last {args.final_window} evaluations "
         f"({args.eval_episodes} episodes each); steps = median over seeds of the first step where the "
         f"{args.final_window}-eval moving average reaches the threshold",
@@ -156,7 +167,8 @@ def main(args: Args) -> None:
     print(f"data ready after {time.perf_counter() - started:.0f} s: {meta['num_episodes']} human-domain "
           f"episodes, measured success rate {meta['success_rate']:.2f}", flush=True)  # fmt: skip
     schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every),
-                "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5000"]  # fmt: skip
+                "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5000",
+                *shlex.split(args.extra)]  # fmt: skip
     with_data = ["--rlv.dataset", str(data)]
     jobs = [
         ("sac", f"{args.env}-sac", schedule),
@@ -189,7 +201,12 @@ def main(args: Args) -> None:
         metric="eval/success",
         title=f"{args.env} from pixels, human-domain videos: {args.seeds} seeds, mean and 95% bootstrap CI",
     )
-    text = report(args, table) + f"\n\ntotal wall time {time.perf_counter() - started:.0f} s"
+    extra = f"\nextra options: {args.extra}" if args.extra else ""
+    text = (
+        report(args, table, meta["success_rate"])
+        + extra
+        + f"\n\ntotal wall time {time.perf_counter() - started:.0f} s"
+    )
     (args.results / f"{stem}.txt").write_text(text + "\n")
     print("\n" + text)
 

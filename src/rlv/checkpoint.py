@@ -32,11 +32,12 @@ def checkpoint_dirs(run: Path) -> list[Path]:
 
 def latest_checkpoint(run: Path) -> Path | None:
     """The newest complete checkpoint (step or final), or None."""
-    candidates = [*checkpoint_dirs(run), run / "checkpoints" / "final"]
-    complete = [path for path in candidates if (path / STATE_FILE).exists()]
-    if not complete:
-        return None
-    return max(complete, key=lambda path: load_state(path / STATE_FILE)["counters"]["env_step"])
+    steps = {path: int(path.name.removeprefix("step_")) for path in checkpoint_dirs(run)
+             if (path / STATE_FILE).exists()}  # fmt: skip
+    final = run / "checkpoints" / "final"
+    if (final / STATE_FILE).exists():  # only the final one's step must be read from its state
+        steps[final] = load_state(final / STATE_FILE)["counters"]["env_step"] + 0.5  # wins ties
+    return max(steps, key=steps.__getitem__) if steps else None
 
 
 def save_checkpoint(directory: Path, state: dict[str, Any], replay_writer: Any = None) -> None:
