@@ -157,6 +157,8 @@ def test_skip_bad_keeps_going_and_records_what_it_skipped(tmp_path):
     meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
     assert meta["num_episodes"] == 1 and [s["path"] for s in meta["skipped"]] == [str(p) for p, _ in bad]
     assert len(load_dataset(tmp_path / "ds").episodes) == 1
+    info = rlv("data", "info", "ds", cwd=tmp_path).stdout
+    assert "episodes     1   frames 6   transitions 5" in info and f"skipped      {len(bad)} input(s)" in info
 
 
 def test_cli_bad_input_is_one_line_with_exit_status_1(tmp_path):

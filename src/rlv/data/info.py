@@ -39,7 +39,8 @@ def dataset_summary(path: Path) -> str:
         f"format       {meta['format']} v{meta['version']}",
         f"env          {meta.get('env', '?')}   domain {meta.get('domain', '?')}",
         f"source       {meta.get('source', '?')}",
-        f"episodes     {len(dataset.episodes)}   transitions {dataset.num_transitions}",
+        f"episodes     {len(dataset.episodes)}   frames {dataset.num_transitions + len(dataset.episodes)}   "
+        f"transitions {dataset.num_transitions}",
         f"lengths      min {lengths.min()}  mean {lengths.mean():.1f}  max {lengths.max()}",
         f"observations shape {tuple(meta['obs_shape'])}  dtype {meta['obs_dtype']}",
         f"successes    {sum(e.success for e in dataset.episodes)} / {len(dataset.episodes)}",
@@ -51,6 +52,8 @@ def dataset_summary(path: Path) -> str:
         lines.append(f"return       mean {np.mean(returns):.2f}  std {np.std(returns):.2f}")
     if "success_rate" in meta:
         lines.append(f"success rate {meta['success_rate']:.2f}")
+    if meta.get("skipped"):
+        lines.append(f"skipped      {len(meta['skipped'])} input(s) at import: {json.dumps(meta['skipped'])}")
     if "how_made" in meta:
         lines.append(f"how made     {json.dumps(meta['how_made'])}")
     return "\n".join(lines)
