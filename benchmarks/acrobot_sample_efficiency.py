@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import common
-import numpy as np
 import tyro
-from common import curve, ratio_text, rlv_command, run, steps_text, steps_to
+from common import rlv_command, run, steps_text
 
 from rlv.envs.acrobot import ACROBOT_HORIZON
 from rlv.plot import plot_runs
-from rlv.stats import bootstrap_ci, iqm
 
 ROOT = Path(__file__).resolve().parent
 
@@ -92,31 +90,9 @@ def train_job(args: Args, method: str, preset: str, seed: int, dataset: Path | N
 
 def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
     """Per method: final return IQM and CI; median steps to SAC's final IQM and to a fixed return."""
-    finals = {m: np.array([curve(r)[1][-args.final_window :].mean() for r in rs]) for m, rs in runs.items()}
-    thresholds = {"sac_final": iqm(finals["sac"]), "fixed": args.fixed_threshold}
-    window = args.final_window
-    sac_steps = {
-        name: float(np.median([steps_to(r, threshold, window) for r in runs["sac"]]))
-        for name, threshold in thresholds.items()
-    }
-    table = []
-    for method, run_dirs in runs.items():
-        low, high = bootstrap_ci(finals[method])
-        row: dict[str, object] = {
-            "method": method,
-            "seeds": len(run_dirs),
-            "final_return_iqm": iqm(finals[method]),
-            "ci_low": low,
-            "ci_high": high,
-        }
-        for name, threshold in thresholds.items():
-            needed = np.array([steps_to(r, threshold, window) for r in run_dirs])
-            row[f"threshold_{name}"] = threshold
-            row[f"steps_to_{name}"] = float(np.median(needed))
-            row[f"runs_reaching_{name}"] = int(np.isfinite(needed).sum())
-            row[f"ratio_{name}"] = ratio_text(float(np.median(needed)), sac_steps[name], args.steps)
-        table.append(row)
-    return table
+    return common.summarise(
+        runs, "eval/return", args.final_window, args.fixed_threshold, args.steps, "return"
+    )
 
 
 def print_table(args: Args, table: list[dict[str, object]]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rlv.logger import read_csv
-from rlv.stats import smooth, steps_to_reach
+from rlv.stats import bootstrap_ci, iqm, smooth, steps_to_reach
 
 
 def rlv_command(*args: str) -> list[str]:
@@ -84,3 +84,37 @@ def write_curves(path: Path, runs: dict[str, list[Path]], metric: str) -> None:
             for seed, run_dir in enumerate(run_dirs):
                 for step, value in zip(*curve(run_dir, metric), strict=True):
                     writer.writerow([method, seed, int(step), f"{value:.4f}"])
+
+
+def summarise(
+    runs: dict[str, list[Path]], metric: str, window: int, fixed_threshold: float, budget: int, name: str
+) -> list[dict[str, object]]:
+    """Per method (the first is the SAC baseline): final `metric` (mean of the last `window`
+    evaluations) as IQM over seeds with a 95% bootstrap CI, in column `final_{name}_iqm`; median
+    steps to reach SAC's final IQM and `fixed_threshold`, how many runs reach each, and the ratio
+    to SAC's own steps."""
+    finals = {m: np.array([curve(r, metric)[1][-window:].mean() for r in rs]) for m, rs in runs.items()}
+    baseline = next(iter(runs))
+    thresholds = {"sac_final": iqm(finals[baseline]), "fixed": fixed_threshold}
+    sac_steps = {
+        key: float(np.median([steps_to(r, threshold, window, metric) for r in runs[baseline]]))
+        for key, threshold in thresholds.items()
+    }
+    table = []
+    for method, run_dirs in runs.items():
+        low, high = bootstrap_ci(finals[method])
+        row: dict[str, object] = {
+            "method": method,
+            "seeds": len(run_dirs),
+            f"final_{name}_iqm": iqm(finals[method]),
+            "ci_low": low,
+            "ci_high": high,
+        }
+        for key, threshold in thresholds.items():
+            needed = np.array([steps_to(r, threshold, window, metric) for r in run_dirs])
+            row[f"threshold_{key}"] = threshold
+            row[f"steps_to_{key}"] = float(np.median(needed))
+            row[f"runs_reaching_{key}"] = int(np.isfinite(needed).sum())
+            row[f"ratio_{key}"] = ratio_text(float(np.median(needed)), sac_steps[key], budget)
+        table.append(row)
+    return table

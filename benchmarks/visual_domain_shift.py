@@ -28,11 +28,10 @@ from pathlib import Path
 import common
 import numpy as np
 import tyro
-from common import curve, ratio_text, rlv_command, run, steps_text, steps_to
+from common import rlv_command, run, steps_text
 
 from rlv.logger import read_csv
 from rlv.plot import plot_runs
-from rlv.stats import bootstrap_ci, iqm
 
 ROOT = Path(__file__).resolve().parent
 
@@ -51,6 +50,8 @@ class Args:
     """Success rate of the observation data (the expert's noise is calibrated to it)."""
     noise: float | None = None
     """Instead of calibrating to --success-rate: the expert's noise level (saves the probe episodes)."""
+    methods: tuple[str, ...] = ()
+    """Run only these methods (default: all; sac is always run, it is the baseline)."""
     extra: str = ""
     """More `rlv train` options for every run, one string: --extra="--sac.batch-size 32"."""
     paired: int = 2000
@@ -103,33 +104,16 @@ def final_accuracy(run_dir: Path) -> float:
 
 
 def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
-    metric, window = "eval/success", args.final_window
-    finals = {m: np.array([curve(r, metric)[1][-window:].mean() for r in rs]) for m, rs in runs.items()}
-    thresholds = {"sac_final": iqm(finals["sac"]), "fixed": args.fixed_threshold}
-    sac_steps = {
-        name: float(np.median([steps_to(r, threshold, window, metric) for r in runs["sac"]]))
-        for name, threshold in thresholds.items()
-    }
-    table = []
-    for method, run_dirs in runs.items():
-        low, high = bootstrap_ci(finals[method])
-        row: dict[str, object] = {
-            "method": method,
-            "seeds": len(run_dirs),
-            "final_success_iqm": iqm(finals[method]),
-            "ci_low": low,
-            "ci_high": high,
-            "final_domain_accuracy": float(np.nanmean([final_accuracy(r) for r in run_dirs]))
-            if method != "sac"
-            else float("nan"),
-        }
-        for name, threshold in thresholds.items():
-            needed = np.array([steps_to(r, threshold, window, metric) for r in run_dirs])
-            row[f"threshold_{name}"] = threshold
-            row[f"steps_to_{name}"] = float(np.median(needed))
-            row[f"runs_reaching_{name}"] = int(np.isfinite(needed).sum())
-            row[f"ratio_{name}"] = ratio_text(float(np.median(needed)), sac_steps[name], args.steps)
-        table.append(row)
+    """Per method: final success IQM and CI, steps to SAC's final and to a fixed success rate, and
+    the discriminator's final accuracy (NaN without alignment)."""
+    table = common.summarise(
+        runs, "eval/success", args.final_window, args.fixed_threshold, args.steps, "success"
+    )
+    for row in table:
+        accuracies = [final_accuracy(r) for r in runs[str(row["method"])]]
+        row["final_domain_accuracy"] = (
+            float(np.nanmean(accuracies)) if np.isfinite(accuracies).any() else np.nan
+        )
     return table
 
 
@@ -181,6 +165,8 @@ def main(args: Args) -> None:
     if args.reference:
         robot_data = collect(args, work, "robot")  # same seed and noise: the same episodes, robot-rendered
         jobs.append(("rlv_robot_videos", f"{args.env}-rlv", [*schedule, "--rlv.dataset", str(robot_data)]))
+    if args.methods:
+        jobs = [job for job in jobs if job[0] == "sac" or job[0] in args.methods]
     futures = {}
     with ThreadPoolExecutor(args.workers) as pool:
         for seed in range(args.seeds):

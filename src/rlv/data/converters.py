@@ -7,7 +7,6 @@ atomically through `DatasetWriter`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from rlv.data.dataset import DatasetWriter, Episode, atomic_directory
+from rlv.data.dataset import DatasetWriter, Episode, atomic_directory, read_json
 from rlv.data.video_import import ImportOptions, check_options, read_episode
 from rlv.errors import RlvError
 
@@ -120,12 +119,9 @@ def from_minari(
 
 def _lerobot_info(root: Path) -> dict[str, Any]:
     info_path = root / "meta" / "info.json"
-    try:
-        info = json.loads(info_path.read_text())
-    except FileNotFoundError as error:
-        raise RlvError(f"{info_path}: missing (not a LeRobot dataset)") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RlvError(f"{info_path}: corrupt JSON ({error})") from error
+    info = read_json(info_path, "not a LeRobot dataset")
+    if not isinstance(info, dict):
+        raise RlvError(f"{info_path}: not a LeRobot info.json (expected a JSON object)")
     version = str(info.get("codebase_version", ""))
     if not version.startswith("v2"):
         raise RlvError(f"{info_path}: LeRobot format {version or '?'} is not supported (v2.x is)")

@@ -175,18 +175,24 @@ def write_dataset(path: Path, episodes: list[Episode], meta: dict[str, Any], ove
     return path
 
 
+def read_json(path: Path, missing: str) -> Any:
+    """Parse the JSON file `path`; a missing file or corrupt JSON is an RlvError naming it
+    (`missing` says what a missing file means)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise RlvError(f"{path}: missing ({missing})") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RlvError(f"{path}: corrupt JSON ({error})") from error
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     """Read and check a dataset's `meta.json`."""
     path = Path(path)
     meta_path = path / "meta.json"
     if not path.is_dir():
         raise RlvError(f"{path}: dataset directory not found")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError as error:
-        raise RlvError(f"{meta_path}: missing (not an rlv dataset)") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RlvError(f"{meta_path}: corrupt JSON ({error})") from error
+    meta = read_json(meta_path, "not an rlv dataset")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise RlvError(f"{meta_path}: not an rlv dataset (format is not {FORMAT_NAME!r})")
     if meta.get("version") != FORMAT_VERSION:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rlv.agents.base import PairedBatch
-from rlv.data.dataset import atomic_directory
+from rlv.data.dataset import atomic_directory, read_json
 from rlv.errors import RlvError
 
 FORMAT_NAME = "rlv-paired"
@@ -76,12 +76,7 @@ def load_paired(path: Path) -> PairedFrames:
     meta_path = path / "meta.json"
     if not path.is_dir():
         raise RlvError(f"{path}: paired-frames directory not found")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError as error:
-        raise RlvError(f"{meta_path}: missing (not rlv paired frames)") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RlvError(f"{meta_path}: corrupt JSON ({error})") from error
+    meta = read_json(meta_path, "not rlv paired frames")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise RlvError(
             f"{meta_path}: not rlv paired frames (format is not {FORMAT_NAME!r}; "
