@@ -47,3 +47,30 @@ def test_rlv_reaches_the_acrobot_goal_from_expert_observations(tmp_path):
     train(config)
     returns = [row["eval/return"] for row in read_csv(config.out / "eval.csv")]
     assert max(returns) > -95, returns
+
+
+@pytest.mark.slow
+def test_rlv_from_pixels_reaches_the_pointmass_goal_from_robot_videos(tmp_path):
+    # Benchmark (visual_domain_shift.py, reference method): RLV with robot-domain videos succeeds
+    # from ~5,000-6,000 env steps; SAC from scratch stays near 0 for 10,000.
+    import dataclasses
+
+    from rlv.config import get_preset
+    from rlv.data.collect import NoisyScriptedExpert, collect_expert
+
+    data = collect_expert(
+        make_env("pointmass", 0), NoisyScriptedExpert, 200, seed=0, noise=0.5, progress=False
+    )
+    write_dataset(tmp_path / "videos", data.episodes, {"env": "pointmass"})
+    preset = get_preset("pointmass-rlv")
+    config = dataclasses.replace(
+        preset,
+        total_steps=8000,
+        out=tmp_path / "run",
+        progress=False,
+        checkpoint_every=100_000,
+        rlv=dataclasses.replace(preset.rlv, dataset=tmp_path / "videos"),
+    )
+    train(config)
+    successes = [row["eval/success"] for row in read_csv(config.out / "eval.csv")]
+    assert max(successes) >= 0.8, successes
