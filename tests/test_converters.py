@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 from test_cli import rlv
-from videos import frame
+from videos import frame, write_video
 
 from rlv.data.collect import NoisyScriptedExpert, rollout
 from rlv.data.converters import from_lerobot, from_minari
@@ -127,3 +127,51 @@ def test_lerobot_errors(tmp_path):
     with pytest.raises(RlvError, match="no camera 'wrist'"):
         from_lerobot(root, tmp_path / "ds", camera="wrist", progress=False)
     assert not (tmp_path / "ds").exists()
+
+
+def write_lerobot_v3(root, lengths=(6, 5)):
+    """A LeRobot v3.0 dataset: both episodes in one mp4 and one parquet, indexed by meta/episodes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    camera = "observation.images.top"
+    info = {
+        "codebase_version": "v3.0", "robot_type": "toy", "fps": 10, "total_episodes": len(lengths),
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
+        "features": {camera: {"dtype": "video", "shape": [64, 96, 3]}},
+    }  # fmt: skip
+    (root / "meta" / "episodes" / "chunk-000").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text(json.dumps(info))
+    starts = np.cumsum((0, *lengths))
+    rows = [{"episode_index": e, "frame_index": t, "action": [float(e), float(t)]}
+            for e, n in enumerate(lengths) for t in range(n)]  # fmt: skip
+    (root / "data" / "chunk-000").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), root / "data" / "chunk-000" / "file-000.parquet")
+    key = f"videos/{camera}"
+    episodes = [{"episode_index": e, "data/chunk_index": 0, "data/file_index": 0, f"{key}/chunk_index": 0,
+                 f"{key}/file_index": 0, f"{key}/from_timestamp": starts[e] / 10,
+                 f"{key}/to_timestamp": starts[e + 1] / 10}
+                for e in range(len(lengths))]  # fmt: skip
+    pq.write_table(
+        pa.Table.from_pylist(episodes), root / "meta" / "episodes" / "chunk-000" / "file-000.parquet"
+    )
+    video = root / "videos" / camera / "chunk-000" / "file-000.mp4"
+    video.parent.mkdir(parents=True)
+    write_video(video, int(starts[-1]))  # frames 0..10 at 10 fps, high quality
+    return root
+
+
+def test_lerobot_v3_episodes_are_cut_from_shared_files(tmp_path):
+    root = write_lerobot_v3(tmp_path / "v3")
+    from_lerobot(root, tmp_path / "ds", keep_actions=True, progress=False)
+    first, second = load_dataset(tmp_path / "ds").episodes
+    assert (first.length, second.length) == (5, 4)
+    assert np.allclose(second.true_actions, [[1.0, t] for t in range(4)])
+    from videos import marker_row
+
+    from rlv.data.video_import import ImportOptions, transform
+
+    rows = [marker_row(o) for o in second.obs]  # frames 6..10 of the shared video
+    expected = [marker_row(transform(frame(t), ImportOptions(), "source")) for t in range(6, 11)]
+    assert np.allclose(rows, expected, atol=0.03)

@@ -13,7 +13,7 @@
     rlv data merge A B... --out C               concatenate datasets
     rlv data split DS --train A --heldout B     train / held-out episodes
     rlv data from-minari ID --out DS            convert a local Minari dataset
-    rlv data from-lerobot DIR --out DS          convert a local LeRobot (v2.x) dataset
+    rlv data from-lerobot DIR --out DS          convert a local LeRobot (v2.x, v3.x) dataset
     rlv presets                                 list the named presets
 
 Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit status 1.

@@ -127,7 +127,7 @@ class FromMinariArgs:
 
 @dataclass(frozen=True)
 class FromLeRobotArgs:
-    """Convert a LeRobot (format v2.x) dataset on local disk: frames from one camera's episode videos."""
+    """Convert a LeRobot dataset (format v2.x or v3.x) on local disk: frames from one camera."""
 
     root: Annotated[Path, tyro.conf.Positional]
     """LeRobot dataset directory (holding meta/info.json)."""

@@ -1,4 +1,4 @@
-"""Converters from datasets already on local disk (never downloaded): Minari and LeRobot (v2.x).
+"""Converters from datasets already on local disk (never downloaded): Minari and LeRobot (v2.x, v3.x).
 
 Observations are kept; actions and rewards are dropped unless asked for, and then kept only as
 `true_actions` / `rewards` (read by RLV's oracle ablations, never by RLV itself). Both write
@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rlv.data.dataset import DatasetWriter, Episode, atomic_directory, read_json
-from rlv.data.video_import import ImportOptions, check_options, read_episode
+from rlv.data.video_import import ImportOptions, check_options, decode_video, read_episode, select_frames
 from rlv.errors import RlvError
 
 Keep = Literal["none", "actions", "rewards", "both"]
@@ -123,9 +123,47 @@ def _lerobot_info(root: Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise RlvError(f"{info_path}: not a LeRobot info.json (expected a JSON object)")
     version = str(info.get("codebase_version", ""))
-    if not version.startswith("v2"):
-        raise RlvError(f"{info_path}: LeRobot format {version or '?'} is not supported (v2.x is)")
+    if not version.startswith(("v2", "v3")):
+        raise RlvError(f"{info_path}: LeRobot format {version or '?'} is not supported (v2.x and v3.x are)")
     return info
+
+
+def _lerobot_episodes(root: Path, info: dict[str, Any], camera: str) -> list[dict[str, Any]]:
+    """Per episode: its video file, the time slice of it, and its data file (both formats).
+
+    v2.x keeps one mp4 and one parquet per episode; v3.x packs several episodes per file and lists
+    each episode's file indices and video time range in meta/episodes/*/*.parquet."""
+    import pyarrow.parquet as pq
+
+    if str(info["codebase_version"]).startswith("v2"):
+        chunks = int(info.get("chunks_size", 1000))
+        episodes = []
+        for index in range(int(info["total_episodes"])):
+            fields = {"episode_chunk": index // chunks, "episode_index": index, "video_key": camera}
+            episodes.append({"index": index, "video": root / info["video_path"].format(**fields),
+                             "data": root / info["data_path"].format(**fields), "span": None})  # fmt: skip
+        return episodes
+    files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
+    if not files:
+        raise RlvError(f"{root / 'meta' / 'episodes'}: no episode index (LeRobot v3 layout)")
+    rows = sorted((row for file in files for row in pq.read_table(file).to_pylist()),
+                  key=lambda row: row["episode_index"])  # fmt: skip
+    key = f"videos/{camera}"
+    return [
+        {
+            "index": row["episode_index"],
+            "video": root
+            / info["video_path"].format(
+                video_key=camera, chunk_index=row[f"{key}/chunk_index"], file_index=row[f"{key}/file_index"]
+            ),
+            "data": root
+            / info["data_path"].format(
+                chunk_index=row["data/chunk_index"], file_index=row["data/file_index"]
+            ),
+            "span": (float(row[f"{key}/from_timestamp"]), float(row[f"{key}/to_timestamp"])),
+        }
+        for row in rows
+    ]
 
 
 def from_lerobot(
@@ -138,8 +176,8 @@ def from_lerobot(
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Convert a local LeRobot v2.x dataset: frames from the episode videos of one camera, read
-    like `rlv data import-video` reads a video (all its options apply)."""
+    """Convert a local LeRobot dataset (format v2.x or v3.x): frames from one camera's episode
+    videos, read like `rlv data import-video` reads a video (all its options apply)."""
     import pyarrow.parquet as pq
 
     options = options or ImportOptions()
@@ -162,18 +200,23 @@ def from_lerobot(
     camera = camera or cameras[0]
     if camera not in cameras:
         raise RlvError(f"{root}: no camera {camera!r}; cameras: {', '.join(cameras)}")
-    chunks_size = int(info.get("chunks_size", 1000))
     with atomic_directory(out, overwrite) as tmp:
         writer = DatasetWriter(tmp, out)
-        for index in tqdm(range(int(info["total_episodes"])), desc="episodes", disable=not progress):
-            fields = {"episode_chunk": index // chunks_size, "episode_index": index, "video_key": camera}
-            video = root / info["video_path"].format(**fields)
+        for item in tqdm(_lerobot_episodes(root, info, camera), desc="episodes", disable=not progress):
+            video = item["video"]
             if not video.exists():
                 raise RlvError(f"{video}: episode video missing")
-            episode = read_episode(video, options)
+            if item["span"] is None:
+                episode = read_episode(video, options)
+            else:  # the episode's slice of a shared file, with times from its own start
+                start, end = item["span"]
+                frames = ((t - start, f) for t, f in decode_video(video) if start - 1e-6 <= t < end - 1e-6)
+                episode = select_frames(frames, options, f"{video} (episode {item['index']})")
             if keep_actions:
-                table = pq.read_table(root / info["data_path"].format(**fields), columns=["action"])
-                actions = np.asarray(table.column("action").to_pylist(), dtype=np.float32)
+                rows = [r for r in pq.read_table(item["data"]).to_pylist()
+                        if r.get("episode_index", item["index"]) == item["index"]]  # fmt: skip
+                rows.sort(key=lambda r: r.get("frame_index", 0))
+                actions = np.asarray([r["action"] for r in rows], dtype=np.float32)
                 if len(actions) < episode.length:
                     raise RlvError(f"{video}: {len(actions)} actions for {episode.length} transitions")
                 episode.true_actions = actions[: episode.length]

@@ -217,6 +217,15 @@ def read_episode(path: Path, options: ImportOptions, bar: tqdm | None = None) ->
         raise RlvError(
             f"{path}: unsupported input; give a video ({', '.join(VIDEO_SUFFIXES)}) or a folder of frames"
         )
+    return select_frames(frames, options, str(path), bar)
+
+
+def select_frames(
+    frames: Iterator[tuple[float, np.ndarray]], options: ImportOptions, where: str, bar: tqdm | None = None
+) -> Episode:
+    """Apply the time range, stride or fps, crop and resize, reverse and success options to
+    decoded (time, frame) pairs; the episode must keep at least two frames."""
+    path = where
     kept: list[np.ndarray] = []
     decoded = 0
     next_time = options.start
