@@ -186,17 +186,27 @@ def read_json(path: Path, missing: str) -> Any:
         raise RlvError(f"{path}: corrupt JSON ({error})") from error
 
 
-def read_meta(path: Path) -> dict[str, Any]:
-    """Read and check a dataset's `meta.json`."""
+def read_format_meta(
+    path: Path, format_name: str, version: int, kind: str, what: str, hint: str = ""
+) -> dict[str, Any]:
+    """Read `path/meta.json` of an on-disk rlv format and check its format name and version.
+    `kind` names the directory ("dataset"), `what` the format in errors ("an rlv dataset")."""
     path = Path(path)
     meta_path = path / "meta.json"
     if not path.is_dir():
-        raise RlvError(f"{path}: dataset directory not found")
-    meta = read_json(meta_path, "not an rlv dataset")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise RlvError(f"{meta_path}: not an rlv dataset (format is not {FORMAT_NAME!r})")
-    if meta.get("version") != FORMAT_VERSION:
-        raise RlvError(f"{meta_path}: unsupported dataset version {meta.get('version')!r}")
+        raise RlvError(f"{path}: {kind} directory not found")
+    meta = read_json(meta_path, f"not {what}")
+    if not isinstance(meta, dict) or meta.get("format") != format_name:
+        raise RlvError(f"{meta_path}: not {what} (format is not {format_name!r}{hint})")
+    if meta.get("version") != version:
+        raise RlvError(f"{meta_path}: unsupported {kind} version {meta.get('version')!r}")
+    return meta
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Read and check a dataset's `meta.json`."""
+    meta_path = Path(path) / "meta.json"
+    meta = read_format_meta(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "an rlv dataset")
     for key in ("obs_shape", "obs_dtype", "num_episodes"):
         if key not in meta:
             raise RlvError(f"{meta_path}: missing field {key!r}")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rlv.agents.base import PairedBatch
-from rlv.data.dataset import atomic_directory, read_json
+from rlv.data.dataset import atomic_directory, read_format_meta
 from rlv.errors import RlvError
 
 FORMAT_NAME = "rlv-paired"
@@ -73,17 +73,10 @@ def is_paired(path: Path) -> bool:
 def load_paired(path: Path) -> PairedFrames:
     """Load and check paired frames."""
     path = Path(path)
-    meta_path = path / "meta.json"
-    if not path.is_dir():
-        raise RlvError(f"{path}: paired-frames directory not found")
-    meta = read_json(meta_path, "not rlv paired frames")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise RlvError(
-            f"{meta_path}: not rlv paired frames (format is not {FORMAT_NAME!r}; "
-            "make them with rlv collect --paired N)"
-        )
-    if meta.get("version") != FORMAT_VERSION:
-        raise RlvError(f"{meta_path}: unsupported paired-frames version {meta.get('version')!r}")
+    meta = read_format_meta(
+        path, FORMAT_NAME, FORMAT_VERSION, "paired-frames", "rlv paired frames",
+        "; make them with rlv collect --paired N",
+    )  # fmt: skip
     try:
         with np.load(path / "pairs.npz", allow_pickle=False) as data:
             robot, human = data["robot"], data["human"]
