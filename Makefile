@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 DEMO_STEPS ?= 15000
+LEROBOT_VENV ?= .venv-lerobot
 
-.PHONY: setup system-deps demo test test-slow lint bench clean
+.PHONY: setup system-deps demo test test-slow test-lerobot lerobot-env lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,13 @@ test: setup
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
+# LeRobot's own writer for the converter tests, in a venv of its own (tests/lerobot_env.py says why).
+lerobot-env:
+	$(PYTHON) tests/lerobot_env.py --venv $(LEROBOT_VENV)
+
+test-lerobot: setup lerobot-env
+	RLV_REQUIRE_LEROBOT=1 RLV_LEROBOT_VENV=$(LEROBOT_VENV) $(BIN)/python -m pytest -q tests/test_lerobot_library.py
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
@@ -43,4 +51,4 @@ bench: setup
 	$(BIN)/python benchmarks/acrobot_sample_efficiency.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR)
+	rm -rf $(VENV) $(LEROBOT_VENV) $(DEMO_DIR)

@@ -1,7 +1,7 @@
 """Converters on small datasets the tests write themselves: Minari (written with Minari's own
-create_dataset_from_buffers; its DataCollector would need jax) and LeRobot v2.1 (written by hand
-in LeRobot's on-disk layout: the lerobot package pins torch<2.11 and cannot be installed beside
-this project's torch)."""
+create_dataset_from_buffers; its DataCollector would need jax) and LeRobot v2.1/v3.0 layouts
+written by hand here (H.264, error cases; these run without the LeRobot writer venv that
+test_lerobot_library.py needs for datasets written by LeRobot itself)."""
 
 import json
 import os
