@@ -26,7 +26,8 @@ from pathlib import Path
 
 TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
 LEROBOT_V2 = "lerobot==0.3.2"
-LEROBOT_V3 = ["lerobot==0.4.4", "datasets>=4.0,<4.2", "accelerate>=1.10,<2"]
+LEROBOT_V3 = ["lerobot==0.4.4", "datasets==4.1.1", "accelerate==1.15.0"]
+LOCK = Path(__file__).with_name("lerobot_constraints.txt")  # the versions of a writer venv that worked
 
 
 def pip(python: Path, *args: str, capture: bool = False) -> str:
@@ -65,11 +66,11 @@ def main() -> int:
         print(f"refused: {' '.join(args.torch)} are not on local disk and would be downloaded (several GB); "
               "pass --allow-download to accept")  # fmt: skip
         return 3
-    pip(python, "install", "--quiet", *args.torch)
+    pip(python, "install", "-qq", *args.torch)
     constraints = args.venv / "constraints.txt"
-    constraints.write_text("\n".join(args.torch) + "\n")
-    pip(python, "install", "--quiet", LEROBOT_V2, "-c", str(constraints))
-    pip(python, "install", "--quiet", "--no-deps", "--target", str(args.venv / "lerobot-v3"), *LEROBOT_V3)
+    constraints.write_text("\n".join(args.torch) + "\n" + LOCK.read_text())
+    pip(python, "install", "-qq", LEROBOT_V2, "-c", str(constraints))
+    pip(python, "install", "-qq", "--no-deps", "--target", str(args.venv / "lerobot-v3"), *LEROBOT_V3)
     (args.venv / ".complete").touch()
     print(f"{args.venv}: LeRobot writer environment ready ({LEROBOT_V2} -> v2.1, {LEROBOT_V3[0]} -> v3.0)")
     return 0

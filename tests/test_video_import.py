@@ -5,6 +5,9 @@ naming the file, with nothing left behind (or skipped and recorded with --skip-b
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -199,3 +202,32 @@ def test_bad_options_are_clear_errors(tmp_path, options, message):
     with pytest.raises(RlvError, match=message):
         import_videos([clip], tmp_path / "ds", options, {}, progress=False)
     assert not (tmp_path / "ds").exists()
+
+
+def without_file_permission_override() -> list[str]:
+    """Command prefix under which file modes apply: none for a normal user; for root, setpriv
+    dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (root otherwise reads a mode-000 file)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a file unreadable")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+@pytest.mark.parametrize("kind", ["video", "frame", "folder"])
+def test_unreadable_input_is_one_line_naming_it(tmp_path, kind):
+    write_video(tmp_path / "ok.mp4", 6)
+    target = {"video": lambda: write_video(tmp_path / "locked.mp4", 6),
+              "frame": lambda: write_folder(tmp_path / "clip", 3) / "frame1.png",
+              "folder": lambda: write_folder(tmp_path / "clip", 3)}[kind]()  # fmt: skip
+    target.chmod(0)
+    given = "clip" if kind != "video" else "locked.mp4"
+    command = [*without_file_permission_override(), sys.executable, "-m", "rlv", "data", "import-video",
+               "ok.mp4", given, "--out", "ds", "--no-progress"]  # fmt: skip
+    try:
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    finally:
+        target.chmod(0o755)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert str(target.relative_to(tmp_path)) in result.stderr and "ermission denied" in result.stderr
+    assert not (tmp_path / "ds").exists() and leftovers(tmp_path) == []

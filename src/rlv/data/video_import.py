@@ -181,7 +181,10 @@ def decode_folder(path: Path, folder_fps: float) -> Iterator[tuple[float, np.nda
     """(time, RGB frame) of the PNG/JPEG files of a folder, in natural order, at `folder_fps`."""
     from PIL import Image, UnidentifiedImageError
 
-    files = sorted((f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    try:
+        files = sorted((f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    except OSError as error:
+        raise RlvError(f"{path}: unreadable folder ({error.strerror})") from error
     if not files:
         raise RlvError(f"{path}: folder holds no PNG or JPEG frames")
     first_size = None
@@ -189,7 +192,11 @@ def decode_folder(path: Path, folder_fps: float) -> Iterator[tuple[float, np.nda
         try:
             with Image.open(file) as image:
                 rgb = np.asarray(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        except OSError as error:
+            if error.errno is not None and not isinstance(error, UnidentifiedImageError):
+                raise RlvError(f"{file}: unreadable image ({error.strerror})") from error
+            raise RlvError(f"{file}: corrupt or unreadable image ({error})") from error
+        except (ValueError, SyntaxError) as error:
             raise RlvError(f"{file}: corrupt or unreadable image ({error})") from error
         if first_size is None:
             first_size = rgb.shape[:2]
