@@ -88,7 +88,7 @@ def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside `path`; on success rename it to `path`, else delete it."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise RlvError(f"{path}: already exists (choose another --out or remove it)")
+        raise RlvError(f"{path}: already exists (pass --overwrite to replace it, or choose another path)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
