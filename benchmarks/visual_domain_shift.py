@@ -1,5 +1,6 @@
-"""Visual domain shift: SAC vs RLV without alignment vs RLV with adversarial alignment, from 48x48
-pixels, with observation videos rendered in the *human* domain (the agent sees the robot domain).
+"""Visual domain shift: SAC vs RLV without alignment vs RLV with adversarial alignment (with or
+without the inverse-model anchor on the encoder), from 48x48 pixels, with observation videos
+rendered in the *human* domain (the agent sees the robot domain).
 
 Collects the human-domain dataset (scripted expert, noise calibrated to --success-rate), paired
 frames (--paired) and, as a no-shift reference, the same episodes rendered in the robot domain.
@@ -56,6 +57,11 @@ class Args:
     """More `rlv train` options for every run, one string: --extra="--sac.batch-size 32"."""
     paired: int = 2000
     """Also run RLV + alignment + paired-frame loss with this many paired frames (0: skip)."""
+    anchor_weight: float = 1.0
+    """Also run RLV and RLV + alignment with the inverse-model loss on the encoder at this weight
+    (--rlv.idm-encoder-weight; 0: skip)."""
+    scale_free: bool = True
+    """With the anchor: also run RLV + alignment (and + paired frames) with --rlv.scale-free-alignment."""
     reference: bool = True
     """Also run RLV on robot-domain videos (no domain shift): what the alignment could recover at best."""
     workers: int = 2
@@ -162,6 +168,17 @@ def main(args: Args) -> None:
     if pairs is not None:
         jobs.append(("rlv_align_paired", f"{args.env}-rlv-align-paired",
                      schedule + with_data + ["--rlv.paired-dataset", str(pairs)]))  # fmt: skip
+    if args.anchor_weight:
+        anchor = ["--rlv.idm-encoder-weight", str(args.anchor_weight)]
+        jobs.append(("rlv_anchor", f"{args.env}-rlv", schedule + with_data + anchor))
+        jobs.append(("rlv_align_anchor", f"{args.env}-rlv-align", schedule + with_data + anchor))
+        if args.scale_free:
+            scale_free = [*anchor, "--rlv.scale-free-alignment"]
+            jobs.append(("rlv_align_sf_anchor", f"{args.env}-rlv-align", schedule + with_data + scale_free))
+            if pairs is not None:
+                paired_options = ["--rlv.paired-dataset", str(pairs), *scale_free]
+                jobs.append(("rlv_align_paired_sf_anchor", f"{args.env}-rlv-align-paired",
+                             schedule + with_data + paired_options))  # fmt: skip
     if args.reference:
         robot_data = collect(args, work, "robot")  # same seed and noise: the same episodes, robot-rendered
         jobs.append(("rlv_robot_videos", f"{args.env}-rlv", [*schedule, "--rlv.dataset", str(robot_data)]))

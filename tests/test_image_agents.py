@@ -91,6 +91,31 @@ def test_inverse_model_does_not_train_the_encoder():
     assert changed(idm, agent.idm) and not changed(encoder, agent.sac.encoder)
 
 
+def test_idm_encoder_anchor_trains_the_encoder_not_the_inverse_model():
+    agent = make("rlv", idm_encoder_weight=1.0)
+    robot = robot_batch()
+    features = agent.sac.encoder(robot.obs)
+    loss = agent.encoder_idm_loss(robot, features, agent.sac.encoder(robot.next_obs).detach())
+    loss.backward()
+    assert loss.item() > 0 and sum(float(p.grad.abs().sum()) for p in agent.sac.encoder.parameters()) > 0
+    assert all(p.grad is None for p in agent.idm.parameters())
+
+
+def test_idm_encoder_weight_changes_only_the_encoder_step():
+    """Same seed, same batches: the anchor changes the encoder's update; weight 0 is the old update."""
+    updates = {}
+    for weight in (0.0, 1.0):
+        agent = make("rlv", idm_encoder_weight=weight)
+        torch.manual_seed(1)
+        metrics = agent.update(robot_batch(), obs_batch())
+        updates[weight] = (snapshot(agent.sac.encoder), snapshot(agent.idm), metrics)
+    (encoder_0, idm_0, metrics_0), (encoder_1, idm_1, _) = updates[0.0], updates[1.0]
+    assert any(not torch.equal(a, b) for a, b in zip(encoder_0, encoder_1, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(idm_0, idm_1, strict=True))  # d's own step is unchanged
+    features = metrics_0["stat/feature_std"]
+    assert features > 0 and "stat/feature_std" in RLV.METRICS
+
+
 def alignment_gradient(alignment, paired=None):
     agent = make("rlv", alignment=alignment, generator_weight=1.0, paired_weight=1.0)
     union = torch.cat([robot_batch().obs, obs_batch().obs])
@@ -165,3 +190,49 @@ def test_random_shift_crops_the_padded_image(per_sample):
     assert (len(set(offsets)) > 1) == per_sample
     shift.eval()
     assert torch.equal(shift(x), x)
+
+
+def test_scale_free_alignment_ignores_the_features_scale():
+    """Shrinking every feature 100x leaves the scale-free generator loss unchanged; the plain one
+    falls (the collapse the option prevents)."""
+    domain = torch.cat([torch.zeros(B), torch.ones(B)])
+    losses = {}
+    for scale_free in (False, True):
+        agent = make("rlv", alignment="adversarial", scale_free_alignment=scale_free)
+        generator = torch.Generator().manual_seed(0)
+        features = torch.randn(2 * B, agent.sac.encoder.out_dim, generator=generator)
+        features[B:] += 1.0  # the domains differ
+        for _ in range(100):
+            agent.update_discriminator(features, domain)
+        with torch.no_grad():
+            shrunk = [agent.alignment_loss(features * k, domain, None)[0] for k in (1.0, 0.01)]
+        losses[scale_free] = [loss.item() for loss in shrunk]
+    plain, scale_free = losses[False], losses[True]
+    assert abs(scale_free[0] - scale_free[1]) < 1e-3 * scale_free[0] and scale_free[0] > 1.0
+    assert plain[1] < 0.5 * plain[0]
+
+
+class Scaled(torch.nn.Module):
+    def __init__(self, encoder, scale):
+        super().__init__()
+        self.encoder, self.scale, self.out_dim = encoder, scale, encoder.out_dim
+
+    def forward(self, obs):
+        return self.encoder(obs) * self.scale
+
+
+@pytest.mark.parametrize("scale_free", [False, True])
+def test_paired_loss_scale(scale_free):
+    """The scale-free paired loss is relative to the features' spread: the same at any scale."""
+    agent = make("rlv", alignment="adversarial", scale_free_alignment=scale_free, generator_weight=0.0)
+    domain, base, values = torch.cat([torch.zeros(B), torch.ones(B)]), agent.sac.encoder, []
+    for scale in (1.0, 0.01):
+        agent.sac.encoder = Scaled(base, scale)
+        torch.manual_seed(3)  # the same augmentation
+        features = torch.zeros(2 * B, base.out_dim)
+        values.append(agent.alignment_loss(features, domain, paired_batch())[1]["loss/paired"])
+    assert values[0] > 0
+    if scale_free:
+        assert abs(values[0] - values[1]) < 1e-3 * values[0]
+    else:
+        assert abs(values[1] - 1e-4 * values[0]) < 1e-6 * values[0]

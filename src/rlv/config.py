@@ -89,6 +89,16 @@ class RLVConfig:
     """Paired frames per gradient step."""
     discriminator_lr: float = 3e-4
     """Adam learning rate of the domain discriminator."""
+    scale_free_alignment: bool = False
+    """Make the alignment losses blind to the features' scale: the discriminator sees features
+    standardised over the batch (per dimension, with gradient) and the paired loss is divided by
+    the features' batch variance. Without it the encoder can satisfy both by shrinking every
+    feature toward one point (watch stat/feature_std)."""
+    idm_encoder_weight: float = 0.0
+    """Weight of the inverse-model loss on the shared image encoder (0: the encoder learns from the
+    critic and alignment only, the inverse model reads detached features). >0: L_d on the robot rows
+    also trains f through f(s), keeping motion in the features (an anchor against the collapse that
+    alignment can cause; the original's inverse model trained its own encoder copy). Images only."""
 
 
 @dataclass(frozen=True)

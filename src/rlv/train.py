@@ -123,6 +123,8 @@ def check_image_options(config: TrainConfig, obs_shape: tuple[int, ...]) -> Pair
         raise RlvError("--rlv.alignment and --rlv.paired-dataset need algo=rlv")
     if not is_image(obs_shape) and (rlv.alignment != "none" or rlv.paired_dataset is not None):
         raise RlvError(f"environment {config.env!r} has state observations; domain alignment needs images")
+    if rlv.idm_encoder_weight and (config.algo != "rlv" or not is_image(obs_shape)):
+        raise RlvError("--rlv.idm-encoder-weight needs algo=rlv on an image task (it trains the encoder)")
     if rlv.paired_dataset is None:
         return None
     frames = load_paired(rlv.paired_dataset)

@@ -7,7 +7,8 @@ One gradient step (the paper's algorithm box), for B robot rows and N observatio
     3. L_d = mean_b ||d(s, s') - a||^2    train the inverse model on robot rows only
     4. SAC step on the union  S = [s; o], A = [a; a^], R = [r; r^], D = [d; done]  (B + N rows)
     5. (images) domain alignment of the shared encoder f, in the same optimizer step as the critic:
-       L_f = L_Q + w_gen BCE(D(f(S)), 1 - domain) + w_pair ||f(robot frame) - f(human frame)||^2,
+       L_f = L_Q + w_gen BCE(D(f(S)), 1 - domain) + w_pair ||f(robot frame) - f(human frame)||^2
+             (+ w_idm ||d(f(s), f(s')) - a||^2 on robot rows, optional anchor, d frozen here),
        then the discriminator D steps on BCE(D(f(S)), domain), domain = 0 robot / 1 observation.
 
 The labels come from the inverse model before its step, and the encoder runs once per step on the
@@ -29,6 +30,10 @@ from rlv.agents.sac import SAC
 from rlv.config import RLVConfig, SACConfig
 from rlv.nets import Discriminator, InverseModel
 
+FEATURE_EPS = 1e-6
+"""Feature scale (std) below which the scale-free alignment stops rescaling: keeps it finite when
+features do collapse to one point."""
+
 
 class RLV:
     """RLV on state observations: a SAC learner plus an inverse dynamics model `idm`."""
@@ -42,9 +47,10 @@ class RLV:
         "loss/generator",
         "loss/paired",
         "stat/domain_accuracy",
+        "stat/feature_std",
     )
-    """Keys of the dict `update()` returns (idm_obs_action_mse only with true_actions, the last four
-    only with alignment)."""
+    """Keys of the dict `update()` returns (idm_obs_action_mse only with true_actions, domain, generator,
+    paired and domain_accuracy only with alignment, feature_std only with an image encoder)."""
 
     def __init__(
         self,
@@ -69,6 +75,7 @@ class RLV:
                 self.discriminator.parameters(), lr=config.discriminator_lr
             )
         self.act_dim = act_dim
+        self.has_encoder = any(True for _ in self.sac.encoder.parameters())
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for one observation; the policy is SAC's."""
@@ -98,8 +105,13 @@ class RLV:
         critic_loss, features, critic_metrics = self.sac.critic_loss(union, (features, next_features))
         domain = torch.cat([torch.zeros(len(robot.obs)), torch.ones(len(observation.obs))]).to(self.device)
         alignment_loss, alignment_metrics = self.alignment_loss(features, domain, paired)
+        if self.config.idm_encoder_weight > 0:
+            anchor = self.encoder_idm_loss(robot, features[:rows], next_features[:rows])
+            alignment_loss = alignment_loss + self.config.idm_encoder_weight * anchor
         self.sac.step_critic(critic_loss + alignment_loss)
         metrics |= critic_metrics | alignment_metrics
+        if self.has_encoder:
+            metrics["stat/feature_std"] = features.detach().std(dim=0).mean().item()
         if self.discriminator is not None:
             metrics |= self.update_discriminator(features.detach(), domain)
         metrics |= self.sac.update_policy(features.detach())
@@ -155,6 +167,17 @@ class RLV:
         loss = F.mse_loss(predicted, robot.action)
         return loss, {"loss/idm": loss.item()}
 
+    def encoder_idm_loss(
+        self, robot: RobotBatch, features: torch.Tensor, next_features: torch.Tensor
+    ) -> torch.Tensor:
+        """Optional encoder anchor: L_d = MSE(d(f(s), f(s')), a) on the B robot rows, with f(s)
+        (B, feature_dim) carrying the encoder's graph and d frozen (its own step is step 3);
+        next_features (B, feature_dim) are the step's gradient-free f(s')."""
+        self.idm.requires_grad_(False)
+        loss = F.mse_loss(self.idm(features, next_features), robot.action)
+        self.idm.requires_grad_(True)
+        return loss
+
     def update_inverse_model(
         self, robot: RobotBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> dict[str, float]:
@@ -174,13 +197,15 @@ class RLV:
         The generator term needs alignment='adversarial' (or 'original'); the paired term needs a
         paired batch (P robot and P human frames of the same states). With alignment='original' both
         terms are computed on detached features, as in the release (logged, never moving the encoder).
-        The discriminator's own parameters get no gradient from this loss.
+        The discriminator's own parameters get no gradient from this loss. With
+        `scale_free_alignment`, D reads standardised features and the MSE is divided by the
+        features' batch variance, so neither term falls by shrinking f.
         """
         effective = self.config.alignment != "original"
         loss = torch.zeros((), device=self.device)
         metrics: dict[str, float] = {}
         if self.discriminator is not None:
-            inputs = features if effective else features.detach()
+            inputs = self.discriminator_input(features if effective else features.detach())
             self.discriminator.requires_grad_(False)
             generator = F.binary_cross_entropy_with_logits(self.discriminator(inputs), 1.0 - domain)
             self.discriminator.requires_grad_(True)
@@ -192,13 +217,23 @@ class RLV:
             if not effective:
                 robot_features, human_features = robot_features.detach(), human_features.detach()
             paired_loss = F.mse_loss(robot_features, human_features)
+            if self.config.scale_free_alignment:  # relative to the spread of features over states
+                spread = torch.cat([robot_features, human_features]).var(dim=0).mean()
+                paired_loss = paired_loss / (spread + FEATURE_EPS**2)
             loss = loss + self.config.paired_weight * paired_loss
             metrics["loss/paired"] = paired_loss.item()
         return loss, metrics
 
+    def discriminator_input(self, features: torch.Tensor) -> torch.Tensor:
+        """What D sees of features (B + N, feature_dim): as they are, or with `scale_free_alignment`
+        standardised per dimension over the batch, (f - mean) / (std + eps), gradient included."""
+        if not self.config.scale_free_alignment:
+            return features
+        return (features - features.mean(dim=0)) / (features.std(dim=0) + FEATURE_EPS)
+
     def update_discriminator(self, features: torch.Tensor, domain: torch.Tensor) -> dict[str, float]:
         """Step 5, discriminator side: BCE(D(f), domain) on detached features (B + N, feature_dim)."""
-        logits = self.discriminator(features)
+        logits = self.discriminator(self.discriminator_input(features))
         loss = F.binary_cross_entropy_with_logits(logits, domain)
         self.discriminator_optim.zero_grad(set_to_none=True)
         loss.backward()
