@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from rlv.config import RLVConfig, SACConfig, TrainConfig
 from rlv.data.collect import collect_acrobot
@@ -14,6 +16,11 @@ from rlv.data.dataset import Episode, write_dataset
 from rlv.envs import make_env
 
 TINY_SAC = SACConfig(hidden=(32, 32), batch_size=32)
+
+# CI runs the property tests on a fixed example sequence (HYPOTHESIS_PROFILE=ci), so a CI result is
+# reproducible; a local run explores fresh examples each time.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ naming the file, with nothing left behind (or skipped and recorded with --skip-b
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -107,7 +108,7 @@ def bad_inputs(tmp_path):
     """(path, message) of every kind of bad input."""
     good = write_video(tmp_path / "good.mp4", 8)
     corrupt = tmp_path / "corrupt.mp4"
-    corrupt.write_bytes(os.urandom(4000))
+    corrupt.write_bytes(random.Random(0).randbytes(4000))
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
     empty = tmp_path / "empty.webm"
@@ -121,7 +122,7 @@ def bad_inputs(tmp_path):
     Image.fromarray(frame(3, 20, 30)).save(mixed / "frame3.png")
     broken_png = tmp_path / "broken"
     broken_png.mkdir()
-    (broken_png / "frame0.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(100))
+    (broken_png / "frame0.png").write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(100))
     (tmp_path / "no_frames").mkdir()
     dangling = tmp_path / "gone.mp4"
     dangling.symlink_to(tmp_path / "nowhere.mp4")
@@ -147,6 +148,22 @@ def test_each_bad_input_is_one_clear_error_and_leaves_nothing(tmp_path):
             import_videos([good, path], tmp_path / "ds", ImportOptions(), {}, progress=False)
         assert str(path) in str(caught.value)
         assert not (tmp_path / "ds").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_random_bytes_are_never_taken_for_a_truncated_container(tmp_path, suffix):
+    """Random bytes can look like an MP4 box header with a huge size; the first box must be one an
+    MP4/QuickTime file starts with, so they are reported as not a video rather than as truncated."""
+    rng = random.Random(suffix)
+    path = tmp_path / f"noise{suffix}"
+    for trial in range(300):
+        data = rng.randbytes(200)
+        if trial % 3 == 0:  # a plausible size and letters where the box type goes
+            letters = bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(4))
+            data = (4000).to_bytes(4, "big") + letters + data
+        path.write_bytes(data)
+        with pytest.raises(RlvError, match="cannot open as a video"):
+            read_episode(path, ImportOptions())
 
 
 def test_skip_bad_keeps_going_and_records_what_it_skipped(tmp_path):

@@ -118,6 +118,12 @@ def transform(frame: np.ndarray, options: ImportOptions, where: str) -> np.ndarr
     return np.ascontiguousarray(frame, dtype=np.uint8)
 
 
+# Box types an MP4 (ISO BMFF) or QuickTime file can start with.
+FIRST_MP4_BOXES = frozenset(
+    kind.encode() for kind in ("ftyp", "styp", "moov", "mdat", "free", "skip", "wide", "pnot", "uuid", "sidx")
+)
+
+
 def check_complete(path: Path) -> None:
     """Catch truncation FFmpeg tolerates: a file cut inside trailing metadata still decodes every
     frame. Reads only the container's declared sizes (MP4/MOV top-level boxes, the AVI RIFF size,
@@ -131,6 +137,8 @@ def check_complete(path: Path) -> None:
                 header = handle.read(16)
                 box = int.from_bytes(header[:4], "big")
                 kind = header[4:8]
+                if offset == 0 and kind not in FIRST_MP4_BOXES:
+                    raise RlvError(f"{path}: cannot open as a video (no MP4/MOV header)")
                 if not all(48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 32 for c in kind):
                     raise RlvError(f"{path}: cannot open as a video (no MP4/MOV box at byte {offset})")
                 if box == 1 and len(header) == 16:
