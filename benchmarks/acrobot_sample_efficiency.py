@@ -22,7 +22,7 @@ import tyro
 from common import rlv_command, run, steps_text
 
 from rlv.envs.acrobot import ACROBOT_HORIZON
-from rlv.plot import plot_runs
+from rlv.plot import Curves, load_curves, plot_curves
 
 ROOT = Path(__file__).resolve().parent
 
@@ -50,6 +50,8 @@ class Args:
     """Where datasets and run directories go (not committed)."""
     results: Path = ROOT / "results"
     """Where the CSVs and the PNG go (committed)."""
+    replot: bool = False
+    """Only redraw the PNG from the committed per-run CSV (no data, no training), then exit."""
 
 
 def make_dataset(args: Args, quality: int) -> Path:
@@ -132,7 +134,16 @@ def print_table(args: Args, table: list[dict[str, object]]) -> None:
         )
 
 
+def draw(args: Args, curves: Curves) -> Path:
+    seeds = max(len(runs) for runs in curves.values())
+    title = f"Continuous Acrobot, {seeds} seeds, mean and 95% bootstrap CI"
+    return plot_curves(curves, args.results / "acrobot_sample_efficiency.png", "eval/return", title)
+
+
 def main(args: Args) -> None:
+    if args.replot:
+        print(f"wrote {draw(args, common.read_curves(args.results / 'acrobot_sample_efficiency_runs.csv'))}")
+        return
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.workers) as pool:
@@ -163,11 +174,7 @@ def main(args: Args) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     common.write_rows(args.results / "acrobot_sample_efficiency.csv", table)
     common.write_curves(args.results / "acrobot_sample_efficiency_runs.csv", runs, "eval/return")
-    plot_runs(
-        [r for rs in runs.values() for r in rs],
-        args.results / "acrobot_sample_efficiency.png",
-        title=f"Continuous Acrobot, {args.seeds} seeds, mean and 95% bootstrap CI",
-    )
+    draw(args, load_curves([r for rs in runs.values() for r in rs], "eval/return"))
     print_table(args, table)
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
 

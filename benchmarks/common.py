@@ -1,5 +1,5 @@
 """Helpers shared by the sample-efficiency benchmarks: run `rlv` subprocesses (resumable), read
-evaluation curves, find when a curve reaches a threshold, write per-run CSVs."""
+evaluation curves, find when a curve reaches a threshold, write per-run CSVs and read them back."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rlv.logger import read_csv
+from rlv.plot import Curves
 from rlv.stats import bootstrap_ci, iqm, smooth, steps_to_reach
 
 
@@ -84,6 +85,21 @@ def write_curves(path: Path, runs: dict[str, list[Path]], metric: str) -> None:
             for seed, run_dir in enumerate(run_dirs):
                 for step, value in zip(*curve(run_dir, metric), strict=True):
                     writer.writerow([method, seed, int(step), f"{value:.4f}"])
+
+
+def read_curves(path: Path) -> Curves:
+    """{method: [(env_steps, values) per seed]} from a CSV that `write_curves` wrote."""
+    by_run: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for method, seed, step, value in reader:
+            by_run.setdefault((method, seed), []).append((int(step), float(value)))
+    curves: Curves = {}
+    for (method, _), points in by_run.items():
+        steps, values = zip(*points, strict=True)
+        curves.setdefault(method, []).append((np.array(steps), np.array(values)))
+    return curves
 
 
 def summarise(

@@ -32,7 +32,7 @@ import tyro
 from common import rlv_command, run, steps_text
 
 from rlv.logger import read_csv
-from rlv.plot import plot_runs
+from rlv.plot import Curves, load_curves, plot_curves
 
 ROOT = Path(__file__).resolve().parent
 
@@ -78,6 +78,8 @@ class Args:
     """Where datasets and run directories go (not committed; one subdirectory per env)."""
     results: Path = ROOT / "results"
     """Where the CSVs and the PNG go (committed)."""
+    replot: bool = False
+    """Only redraw the PNG from the committed per-run CSV (no data, no training), then exit."""
 
 
 def collect(args: Args, work: Path, domain: str) -> Path:
@@ -148,7 +150,20 @@ def report(args: Args, table: list[dict[str, object]], measured_rate: float) -> 
     return "\n".join(lines)
 
 
+def stem(args: Args) -> str:
+    return "visual_domain_shift" if args.env == "pointmass" else f"visual_domain_shift_{args.env}"
+
+
+def draw(args: Args, curves: Curves) -> Path:
+    seeds = max(len(runs) for runs in curves.values())
+    title = f"{args.env} from pixels, human-domain videos: {seeds} seeds, mean and 95% bootstrap CI"
+    return plot_curves(curves, args.results / f"{stem(args)}.png", "eval/success", title)
+
+
 def main(args: Args) -> None:
+    if args.replot:
+        print(f"wrote {draw(args, common.read_curves(args.results / f'{stem(args)}_runs.csv'))}")
+        return
     started = time.perf_counter()
     work = args.work / args.env
     work.mkdir(parents=True, exist_ok=True)
@@ -194,23 +209,17 @@ def main(args: Args) -> None:
             print(f"  done {method} seed {seed} at {time.perf_counter() - started:.0f} s", flush=True)
     runs = {method: [futures[(method, s)].result() for s in range(args.seeds)] for method, _, _ in jobs}
     table = analyse(args, runs)
-    stem = "visual_domain_shift" if args.env == "pointmass" else f"visual_domain_shift_{args.env}"
     args.results.mkdir(parents=True, exist_ok=True)
-    common.write_rows(args.results / f"{stem}.csv", table)
-    common.write_curves(args.results / f"{stem}_runs.csv", runs, "eval/success")
-    plot_runs(
-        [r for rs in runs.values() for r in rs],
-        args.results / f"{stem}.png",
-        metric="eval/success",
-        title=f"{args.env} from pixels, human-domain videos: {args.seeds} seeds, mean and 95% bootstrap CI",
-    )
+    common.write_rows(args.results / f"{stem(args)}.csv", table)
+    common.write_curves(args.results / f"{stem(args)}_runs.csv", runs, "eval/success")
+    draw(args, load_curves([r for rs in runs.values() for r in rs], "eval/success"))
     extra = f"\nextra options: {args.extra}" if args.extra else ""
     text = (
         report(args, table, meta["success_rate"])
         + extra
         + f"\n\ntotal wall time {time.perf_counter() - started:.0f} s"
     )
-    (args.results / f"{stem}.txt").write_text(text + "\n")
+    (args.results / f"{stem(args)}.txt").write_text(text + "\n")
     print("\n" + text)
 
 

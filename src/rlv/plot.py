@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from rlv.config import load_config
 from rlv.errors import RlvError
 from rlv.logger import read_csv
 
+Curves = dict[str, list[tuple[np.ndarray, np.ndarray]]]
+"""{method: [(env_steps, values) per run]}."""
+
 
 def method_label(run: Path) -> str:
     """The method a run belongs to: its config label, else its algo."""
@@ -22,7 +26,7 @@ def method_label(run: Path) -> str:
     return config.label or config.algo
 
 
-def load_curves(runs: list[Path], metric: str) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+def load_curves(runs: list[Path], metric: str) -> Curves:
     """{method: [(env_steps, values) per run]} read from each run's eval.csv."""
     curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for run in runs:
@@ -55,17 +59,32 @@ def band(
     return steps, mean, np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
 
 
+LINE_STYLES = ("-", "--", "-.", ":")
+
+
 def plot_runs(runs: list[Path], out: Path, metric: str = "eval/return", title: str | None = None) -> Path:
     """Plot `metric` against env steps for `runs`, grouped by method, into `out` (PNG/PDF/SVG)."""
-    curves = load_curves(runs, metric)
+    return plot_curves(load_curves(runs, metric), out, metric, title)
+
+
+def plot_curves(
+    curves: Curves,
+    out: Path,
+    metric: str = "eval/return",
+    title: str | None = None,
+) -> Path:
+    """Plot {method: [(env_steps, values) per run]} as mean lines with bootstrap bands into `out`.
+    Line styles cycle as well as colours, so methods whose curves coincide stay distinguishable;
+    a long title wraps instead of running off the figure. Written atomically."""
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for method, method_curves in sorted(curves.items()):
+    for index, (method, method_curves) in enumerate(sorted(curves.items())):
         steps, mean, low, high = band(method_curves)
-        line = axis.plot(steps, mean, label=f"{method} (n={len(method_curves)})")[0]
+        style = LINE_STYLES[index % len(LINE_STYLES)]
+        line = axis.plot(steps, mean, style, label=f"{method} (n={len(method_curves)})")[0]
         axis.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     axis.set_xlabel("environment steps")
     axis.set_ylabel(metric)
-    axis.set_title(title or f"{metric}: mean and 95% bootstrap CI across seeds")
+    axis.set_title(textwrap.fill(title or f"{metric}: mean and 95% bootstrap CI across seeds", 70))
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
