@@ -22,7 +22,7 @@ import tyro
 from common import rlv_command, run, steps_text
 
 from rlv.envs.acrobot import ACROBOT_HORIZON
-from rlv.plot import Curves, load_curves, plot_curves
+from rlv.plot import Curves, plot_curves
 
 ROOT = Path(__file__).resolve().parent
 
@@ -174,7 +174,7 @@ def main(args: Args) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     common.write_rows(args.results / "acrobot_sample_efficiency.csv", table)
     common.write_curves(args.results / "acrobot_sample_efficiency_runs.csv", runs, "eval/return")
-    draw(args, load_curves([r for rs in runs.values() for r in rs], "eval/return"))
+    draw(args, common.read_curves(args.results / "acrobot_sample_efficiency_runs.csv"))
     print_table(args, table)
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
 

@@ -32,7 +32,7 @@ import tyro
 from common import rlv_command, run, steps_text
 
 from rlv.logger import read_csv
-from rlv.plot import Curves, load_curves, plot_curves
+from rlv.plot import Curves, plot_curves
 
 ROOT = Path(__file__).resolve().parent
 
@@ -212,7 +212,7 @@ def main(args: Args) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     common.write_rows(args.results / f"{stem(args)}.csv", table)
     common.write_curves(args.results / f"{stem(args)}_runs.csv", runs, "eval/success")
-    draw(args, load_curves([r for rs in runs.values() for r in rs], "eval/success"))
+    draw(args, common.read_curves(args.results / f"{stem(args)}_runs.csv"))
     extra = f"\nextra options: {args.extra}" if args.extra else ""
     text = (
         report(args, table, meta["success_rate"])
