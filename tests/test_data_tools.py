@@ -1,4 +1,5 @@
-"""`rlv data to-video`, `merge` and `split` on small image datasets written by the tests."""
+"""`rlv data to-video`, `merge`, `split` and multi-dataset `preview` on small image datasets
+written by the tests."""
 
 import json
 
@@ -7,6 +8,7 @@ import pytest
 from test_cli import rlv
 
 from rlv.data.dataset import Episode, load_dataset, write_dataset
+from rlv.data.preview import stacked_rows
 from rlv.data.video_import import ImportOptions, read_episode
 from rlv.errors import RlvError
 
@@ -58,3 +60,24 @@ def test_split_is_a_seeded_partition(tmp_path):
 
         split_dataset(tmp_path / "ds", tmp_path / "x", tmp_path / "y", 0.01, 0)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_preview_stacks_the_rows_of_several_datasets_in_the_order_given(tmp_path):
+    image_dataset(tmp_path / "robot", 2, seed=0, domain="robot")
+    image_dataset(tmp_path / "human", 1, seed=1)
+    labels = [label for label, _ in stacked_rows([tmp_path / "robot", tmp_path / "human"], 8, 3)]
+    assert labels == [
+        "ep 0 (robot, success, T=5)",
+        "ep 1 (robot, no success, T=6)",
+        "ep 0 (human, success, T=5)",
+    ]
+    out = rlv("data", "preview", "robot", "human", "--out", "sheet.png", "--columns", "3", cwd=tmp_path)
+    assert out.stdout.strip() == "wrote sheet.png" and (tmp_path / "sheet.png").stat().st_size > 0
+
+
+def test_preview_refuses_datasets_of_different_frame_shapes(tmp_path):
+    image_dataset(tmp_path / "a", 1, seed=0)
+    small = Episode(obs=np.zeros((3, 32, 32, 3), dtype=np.uint8), success=False)
+    write_dataset(tmp_path / "b", [small], {"env": "pointmass", "domain": "robot"})
+    with pytest.raises(RlvError, match="frames of different shapes"):
+        stacked_rows([tmp_path / "a", tmp_path / "b"], 1, 2)

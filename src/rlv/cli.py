@@ -69,7 +69,7 @@ class CollectArgs:
     seed: int = 0
     """Seed of the rollouts and of the noise."""
     domain: str = "robot"
-    """Visual domain to render: robot (the agent's camera) or human (image tasks)."""
+    """Visual domain: robot (the agent's camera); image tasks: human, or humanlike (robot, human scene)."""
     paired: int | None = None
     """Instead of a dataset, write this many paired frames (one state in both domains) for the
     paired feature loss (--rlv.paired-dataset). Noise: --noise, default 0.3."""

@@ -24,10 +24,10 @@ class InfoArgs:
 
 @dataclass(frozen=True)
 class PreviewArgs:
-    """Write a contact sheet of a dataset's frames (or of paired frames: robot row, human row)."""
+    """Write a contact sheet of one or more datasets' frames (or of paired frames: robot row, human row)."""
 
-    dataset: Annotated[Path, tyro.conf.Positional]
-    """Dataset or paired-frames directory."""
+    datasets: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    """Dataset or paired-frames directories; the rows of several are stacked in the order given."""
     out: Path = Path("sheet.png")
     """Image to write (.png, .jpg, .pdf, .svg)."""
     rows: int = 8
@@ -171,7 +171,7 @@ def run_info(args: InfoArgs) -> str:
 def run_preview(args: PreviewArgs) -> str:
     from rlv.data.preview import write_contact_sheet
 
-    return f"wrote {write_contact_sheet(args.dataset, args.out, args.rows, args.columns)}"
+    return f"wrote {write_contact_sheet(args.datasets, args.out, args.rows, args.columns)}"
 
 
 def run_import(args: ImportVideoArgs) -> str:

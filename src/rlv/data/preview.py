@@ -1,8 +1,10 @@
 """Contact sheets (`rlv data preview`): a grid of frames, one row per episode (or per domain of
-paired frames), frames evenly spaced in time, with a label per row."""
+paired frames), frames evenly spaced in time, with a label per row; several datasets stack their
+rows in the order given."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -46,13 +48,28 @@ def sheet_rows(path: Path, rows: int, columns: int) -> list[tuple[str, np.ndarra
     return result
 
 
-def write_contact_sheet(path: Path, out: Path, rows: int = 8, columns: int = 10, scale: int = 2) -> Path:
-    """Write a contact sheet of the dataset or paired frames at `path` to the image `out`."""
+def stacked_rows(paths: Sequence[Path], rows: int, columns: int) -> list[tuple[str, np.ndarray]]:
+    """The sheet rows of several datasets or paired frames, in the order given; one frame shape."""
+    if not paths:
+        raise RlvError("rlv data preview needs at least one dataset")
+    content = [row for path in paths for row in sheet_rows(Path(path), rows, columns)]
+    shapes = sorted({frames.shape[1:] for _, frames in content})
+    if len(shapes) > 1:
+        raise RlvError(f"{', '.join(map(str, paths))}: frames of different shapes {shapes}; no sheet")
+    return content
+
+
+def write_contact_sheet(
+    paths: Path | Sequence[Path], out: Path, rows: int = 8, columns: int = 10, scale: int = 2
+) -> Path:
+    """Write a contact sheet of the datasets or paired frames at `paths` (one or several, whose rows
+    are stacked in that order; frames of equal shape) to the image `out`."""
+    paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(path) for path in paths]
     if rows < 1 or columns < 1:
         raise RlvError(f"--rows and --columns must be at least 1, got {rows} and {columns}")
     if Path(out).suffix.lower() not in IMAGE_SUFFIXES:
         raise RlvError(f"{out}: unsupported image type; use one of {', '.join(IMAGE_SUFFIXES)}")
-    content = sheet_rows(Path(path), rows, columns)
+    content = stacked_rows(paths, rows, columns)
     height, width = content[0][1].shape[1:3]
     gap = 2
     grid = np.full((len(content) * (height + gap), columns * (width + gap), 3), 255, dtype=np.uint8)
@@ -67,8 +84,9 @@ def write_contact_sheet(path: Path, out: Path, rows: int = 8, columns: int = 10,
     axes.set_yticks([row * (height + gap) + height / 2 for row in range(len(content))])
     axes.set_yticklabels([label for label, _ in content], fontsize=7)
     axes.set_xticks([])
-    what = "the same states in both domains" if is_paired(Path(path)) else "frames evenly spaced in time"
-    axes.set_title(f"{Path(path).name}: {what}", fontsize=8)
+    paired = all(is_paired(path) for path in paths)
+    what = "the same states in both domains" if paired else "frames evenly spaced in time"
+    axes.set_title(f"{', '.join(path.name for path in paths)}: {what}", fontsize=8)
     for side in axes.spines.values():
         side.set_visible(False)
     figure.tight_layout()

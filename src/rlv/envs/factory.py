@@ -29,9 +29,8 @@ ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:<id>")
 
 def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "robot") -> gym.Env:
     """Create env `name` (`acrobot`, `pointmass`, `push`, `drawer-open` or `gym:<id>`), seeded, with a
-    TimeLimit of
-    `horizon` steps, rendering observations in visual `domain` (`robot` or, where the task has
-    one, `human`).
+    TimeLimit of `horizon` steps, rendering observations in visual `domain` (`robot` or, for the
+    image tasks, `human` or `humanlike`).
 
     The returned env is reset once with `seed`, so its reset randomness is fixed from here on.
     """

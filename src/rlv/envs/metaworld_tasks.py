@@ -1,4 +1,4 @@
-"""Meta-World `push` and `drawer-open` from 48x48 RGB pixels, rendered on the CPU, in two domains.
+"""Meta-World `push` and `drawer-open` from 48x48 RGB pixels, rendered on the CPU, in three domains.
 
 The tasks are Meta-World v3's Sawyer scenes (MuJoCo). Each env here wraps one scene to the
 Gymnasium API with uint8 image observations, a sparse reward (-1 per step, 0 on success; success
@@ -6,10 +6,12 @@ is Meta-World's own test: push, object within 5 cm of the goal; drawer-open, han
 within 3 cm of the open position) and its own seeded randomness (object / drawer placement).
 `push` keeps the goal fixed; the object starts anywhere in Meta-World's start box.
 
-Two visual domains render the same physics:
+Three visual domains render the same physics:
 - `robot`: Meta-World's look (wooden table, red block or drawer, the Sawyer arm), the agent's camera.
 - `human`: a blue-cloth table on a dark floor, a yellow block or an orange drawer, warm light from
   one side, and the arm hidden except for the wrist and gripper, skin-coloured: a hand reaching in.
+- `humanlike`: the human domain's scene (table, floor, object colour, warm light) with the whole
+  Sawyer arm in its robot colours, as in the RLV paper's HumanLike setting.
 
 Rendering: MuJoCo offscreen through OSMesa (`MUJOCO_GL=osmesa`, set here unless the user chose a
 backend). Shadows, reflections and multisampling are off: at 48x48 they are invisible, and on the
@@ -29,7 +31,7 @@ from rlv.errors import RlvError
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 
 SIZE = 48
-DOMAINS = ("robot", "human")
+DOMAINS = ("robot", "human", "humanlike")
 TASKS: dict[str, dict[str, Any]] = {
     "push": {"env": "SawyerPushEnvV3", "policy": "SawyerPushV3Policy", "horizon": 100},
     "drawer-open": {"env": "SawyerDrawerOpenEnvV3", "policy": "SawyerDrawerOpenV3Policy", "horizon": 200},
@@ -56,14 +58,9 @@ def _import_metaworld() -> Any:
     return metaworld
 
 
-def restyle_human(model: Any, task: str) -> None:
-    """Change a Meta-World MuJoCo model's appearance (not its physics) to the `human` domain."""
-    for geom in range(model.ngeom):
-        body = model.body(model.geom_bodyid[geom]).name
-        if body in HIDDEN_BODIES:
-            model.geom_rgba[geom, 3] = 0.0
-        elif body in SKIN_BODIES and model.geom_rgba[geom, 3] > 0:
-            model.geom_rgba[geom] = SKIN
+def restyle_scene(model: Any, task: str) -> None:
+    """Give a Meta-World MuJoCo model the human domain's scene (table, floor, object colour, warm
+    light), leaving the arm and the physics as they are: the `humanlike` domain, and part of `human`."""
     materials = {model.material(i).name: i for i in range(model.nmat)}
     table, floor = materials["table_wood"], materials["basic_floor"]
     model.mat_texid[table] = -1
@@ -81,6 +78,24 @@ def restyle_human(model: Any, task: str) -> None:
     model.light_diffuse[:] = (0.55, 0.42, 0.3)  # warm
     model.light_dir[:] = (0.8, 0.3, -0.5)
     model.vis.headlight.diffuse[:] = (0.25, 0.22, 0.2)
+
+
+def restyle_arm_as_hand(model: Any) -> None:
+    """Hide the Sawyer arm except its wrist and gripper, which turn skin-coloured (`human` only)."""
+    for geom in range(model.ngeom):
+        body = model.body(model.geom_bodyid[geom]).name
+        if body in HIDDEN_BODIES:
+            model.geom_rgba[geom, 3] = 0.0
+        elif body in SKIN_BODIES and model.geom_rgba[geom, 3] > 0:
+            model.geom_rgba[geom] = SKIN
+
+
+def restyle(model: Any, task: str, domain: str) -> None:
+    """Change a Meta-World MuJoCo model's appearance (not its physics) to `domain`."""
+    if domain in ("human", "humanlike"):
+        restyle_scene(model, task)
+    if domain == "human":
+        restyle_arm_as_hand(model)
 
 
 class MetaWorldImageEnv(gym.Env):
@@ -113,8 +128,7 @@ class MetaWorldImageEnv(gym.Env):
         model.cam_fovy[model.camera(CAMERA).id] = CAMERA_FOVY
         model.vis.quality.shadowsize = 0
         model.vis.quality.offsamples = 0
-        if domain == "human":
-            restyle_human(model, task)
+        restyle(model, task, domain)
         self.inner, self.task, self.domain, self.render_mode = inner, task, domain, render_mode
         self.expert = getattr(metaworld.policies, spec["policy"])()
         self.horizon = spec["horizon"]

@@ -6,10 +6,12 @@ inside it (so RLV's relabelling with scale 0, bottom -1 gives video transitions 
 rewards); success = inside at the last step; horizon 40. Starts are uniform in x < -0.3, so random
 exploration rarely finds the goal (a case where videos of the task should help).
 
-Two visual domains render the same state:
+Three visual domains render the same state:
 - `robot`: light-grey table with a dark goal square and a red disc (the agent's camera).
 - `human`: a wood-grain table lit from one side, a green goal mat, and a skin-coloured hand
   (palm plus fingers) instead of the disc: a stand-in for videos of a person doing the task.
+- `humanlike`: the human domain's table, light and goal mat with the robot's red disc, as in the
+  RLV paper's HumanLike setting (the robot scene recoloured to look like the human one).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ GOAL = np.array([0.6, 0.6])
 GOAL_HALF_WIDTH = 0.15
 STEP_SCALE = 0.15
 HORIZON = 40
-DOMAINS = ("robot", "human")
+DOMAINS = ("robot", "human", "humanlike")
+AGENT_COLOUR = np.array([210.0, 30.0, 30.0])
+"""The robot disc's RGB (`robot` and `humanlike`)."""
 
 
 def _pixel(position: np.ndarray) -> np.ndarray:
@@ -38,6 +42,7 @@ _ROWS, _COLS = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
 
 
 def _background(domain: str) -> np.ndarray:
+    """The frame without the agent: the robot's table, or the human one (`human`, `humanlike`)."""
     if domain == "robot":
         image = np.full((SIZE, SIZE, 3), 200.0, dtype=np.float32)
         goal_colour = np.array([40.0, 40.0, 40.0])
@@ -63,9 +68,9 @@ def render_state(position: np.ndarray, domain: str = "robot") -> np.ndarray:
         raise ValueError(f"unknown domain {domain!r}; known: {DOMAINS}")
     image = _BACKGROUNDS[domain].copy()
     row, col = _pixel(np.asarray(position, dtype=np.float64))
-    if domain == "robot":
+    if domain in ("robot", "humanlike"):
         disc = (_ROWS - row) ** 2 + (_COLS - col) ** 2 <= 3.2**2
-        image[disc] = np.array([210.0, 30.0, 30.0])
+        image[disc] = AGENT_COLOUR
     else:
         skin = np.array([235.0, 185.0, 150.0])
         palm = ((_ROWS - row) / 3.0) ** 2 + ((_COLS - col) / 4.0) ** 2 <= 1.0
