@@ -1,6 +1,6 @@
-"""Visual domain shift: SAC vs RLV without alignment vs RLV with adversarial alignment (with or
-without the inverse-model anchor on the encoder), from 48x48 pixels, with observation videos
-rendered in the *human* domain (the agent sees the robot domain).
+"""Visual domain shift: SAC vs RLV without domain transfer vs RLV with the transfer losses of the
+`-rlv-align` presets (and, optionally, other transfer variants and the HumanLike setting), from 48x48
+pixels, with observation videos rendered in the *human* domain (the agent sees the robot domain).
 
 Collects the human-domain dataset (scripted expert, noise calibrated to --success-rate), paired
 frames (--paired) and, as a no-shift reference, the same episodes rendered in the robot domain.
@@ -10,11 +10,13 @@ steps each needs to reach SAC's final success and a fixed success rate (median o
 to SAC), and the discriminator's final accuracy. Writes results/visual_domain_shift[_ENV].csv,
 _runs.csv, .png, .txt. Interrupted? Run it again: finished runs are kept, killed runs resume.
 
-    python benchmarks/visual_domain_shift.py                      # pointmass, the committed results
+    python benchmarks/visual_domain_shift.py --seeds 5          # pointmass, the committed results
+    python benchmarks/visual_domain_shift.py --seeds 3 --methods sac_humanlike rlv_humanlike \
+        --results benchmarks/results/humanlike                   # the HumanLike rows
     CPU='--sac.batch-size 32 --rlv.obs-batch-size 32 --sac.conv-channels 8 16 16 --sac.conv-kernel 3'
-    python benchmarks/visual_domain_shift.py --env push --steps 8000 --seeds 1 --noise 0.3 --paired 0 \
-        --no-reference --eval-every 2000 --eval-episodes 5 --episodes 100 --workers 1 \
-        --extra="$CPU --sac.init-alpha 0.1"
+    python benchmarks/visual_domain_shift.py --env push --steps 8000 --seeds 1 --noise 0.3 \
+        --eval-every 2000 --eval-episodes 5 --episodes 100 --workers 1 \
+        --extra="$CPU --sac.init-alpha 0.1 --rlv.paired-batch-size 32"
 """
 
 from __future__ import annotations
@@ -51,19 +53,13 @@ class Args:
     """Success rate of the observation data (the expert's noise is calibrated to it)."""
     noise: float | None = None
     """Instead of calibrating to --success-rate: the expert's noise level (saves the probe episodes)."""
-    methods: tuple[str, ...] = ()
-    """Run only these methods (default: all; sac is always run, it is the baseline)."""
+    methods: tuple[str, ...] = ("rlv", "rlv_align", "rlv_robot_videos")
+    """Methods to run besides sac (always run: the baseline). Known: rlv, rlv_align,
+    rlv_contrastive, rlv_align_adversarial, sac_humanlike, rlv_humanlike, rlv_robot_videos."""
     extra: str = ""
     """More `rlv train` options for every run, one string: --extra="--sac.batch-size 32"."""
     paired: int = 2000
-    """Also run RLV + alignment + paired-frame loss with this many paired frames (0: skip)."""
-    anchor_weight: float = 1.0
-    """Also run RLV and RLV + alignment with the inverse-model loss on the encoder at this weight
-    (--rlv.idm-encoder-weight; 0: skip)."""
-    scale_free: bool = True
-    """With the anchor: also run RLV + alignment (and + paired frames) with --rlv.scale-free-alignment."""
-    reference: bool = True
-    """Also run RLV on robot-domain videos (no domain shift): what the alignment could recover at best."""
+    """Paired frames for the methods that use them (rlv_align, rlv_contrastive)."""
     workers: int = 2
     """Runs in parallel (one per core)."""
     eval_every: int = 1000
@@ -94,34 +90,70 @@ def collect(args: Args, work: Path, domain: str) -> Path:
     return data
 
 
-def prepare_data(args: Args, work: Path) -> tuple[Path, Path | None]:
+def prepare_data(args: Args, work: Path) -> tuple[Path, Path]:
     data = collect(args, work, "human")
-    pairs = None
-    if args.paired:
-        pairs = work / "pairs"
-        if not (pairs / "meta.json").exists():
-            run(rlv_command("collect", "--env", args.env, "--paired", str(args.paired), "--out", str(pairs),
-                            "--overwrite", "--no-progress"), work / "logs" / "collect_pairs.log")  # fmt: skip
+    pairs = work / "pairs"
+    if not (pairs / "meta.json").exists():
+        run(rlv_command("collect", "--env", args.env, "--paired", str(args.paired), "--out", str(pairs),
+                        "--overwrite", "--no-progress"), work / "logs" / "collect_pairs.log")  # fmt: skip
     return data, pairs
 
 
-def final_accuracy(run_dir: Path) -> float:
-    """Mean discriminator accuracy over the last 3 rows of train.csv (NaN without alignment)."""
-    rows = [r for r in read_csv(run_dir / "train.csv") if np.isfinite(r.get("stat/domain_accuracy", np.nan))]
-    return float(np.mean([r["stat/domain_accuracy"] for r in rows[-3:]])) if rows else float("nan")
+def method_jobs(
+    args: Args, work: Path, data: Path, pairs: Path, schedule: list[str]
+) -> list[tuple[str, str, list[str]]]:
+    """(method, preset, options) of every known method; the reference collects its data on demand."""
+    with_data = [*schedule, "--rlv.dataset", str(data)]
+    with_pairs = [*with_data, "--rlv.paired-dataset", str(pairs)]
+    contrastive = [
+        "--rlv.contrastive-weight",
+        "1",
+        "--rlv.paired-weight",
+        "0",
+        "--rlv.idm-encoder-weight",
+        "1",
+    ]
+    jobs = [
+        ("sac", f"{args.env}-sac", schedule),
+        ("rlv", f"{args.env}-rlv", with_data),
+        ("rlv_align", f"{args.env}-rlv-align", with_pairs),
+        ("rlv_contrastive", f"{args.env}-rlv", with_pairs + contrastive),
+        ("rlv_align_adversarial", f"{args.env}-rlv-align-adversarial", with_data),
+        ("sac_humanlike", f"{args.env}-sac-humanlike", schedule),
+        ("rlv_humanlike", f"{args.env}-rlv-humanlike", with_data),
+    ]
+    if "rlv_robot_videos" in args.methods:  # same seed and noise: the same episodes, robot-rendered
+        robot_data = collect(args, work, "robot")
+        jobs.append(("rlv_robot_videos", f"{args.env}-rlv", [*schedule, "--rlv.dataset", str(robot_data)]))
+    return jobs
+
+
+def final_metric(run_dir: Path, key: str) -> float:
+    """Mean of `key` over the last 3 rows of train.csv that have it (NaN: never logged)."""
+    rows = [r for r in read_csv(run_dir / "train.csv") if np.isfinite(r.get(key, np.nan))]
+    return float(np.mean([r[key] for r in rows[-3:]])) if rows else float("nan")
+
+
+DIAGNOSTICS = {
+    "final_domain_accuracy": "stat/domain_accuracy",
+    "final_label_mse": "stat/idm_obs_action_mse",
+    "final_label_chance_mse": "stat/obs_action_chance_mse",
+    "final_feature_std": "stat/feature_std",
+}
+"""Training diagnostics reported per method: column -> train.csv metric (mean over seeds of the
+last 3 logged rows; NaN where the method does not log it)."""
 
 
 def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
     """Per method: final success IQM and CI, steps to SAC's final and to a fixed success rate, and
-    the discriminator's final accuracy (NaN without alignment)."""
+    the final training diagnostics (discriminator accuracy, label quality, feature spread)."""
     table = common.summarise(
         runs, "eval/success", args.final_window, args.fixed_threshold, args.steps, "success"
     )
     for row in table:
-        accuracies = [final_accuracy(r) for r in runs[str(row["method"])]]
-        row["final_domain_accuracy"] = (
-            float(np.nanmean(accuracies)) if np.isfinite(accuracies).any() else np.nan
-        )
+        for column, key in DIAGNOSTICS.items():
+            values = [final_metric(r, key) for r in runs[str(row["method"])]]
+            row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
     return table
 
 
@@ -134,20 +166,26 @@ def report(args: Args, table: list[dict[str, object]], measured_rate: float) -> 
         f"({args.eval_episodes} episodes each); steps = median over seeds of the first step where the "
         f"{args.final_window}-eval moving average reaches the threshold",
         f"| method | final success IQM [95% CI] | steps to SAC's final ({sac['threshold_sac_final']:.2f}) "
-        f"| ratio | steps to {args.fixed_threshold:.2f} | ratio | discriminator accuracy |",
-        "|---|---|---|---|---|---|---|",
+        f"| ratio | steps to {args.fixed_threshold:.2f} | ratio | discriminator accuracy "
+        "| label MSE (chance) | feature std |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table:
-        accuracy = row["final_domain_accuracy"]
+        accuracy, label, chance = (float(row[k]) for k in DIAGNOSTICS if k != "final_feature_std")
         seeds = row["seeds"]
         lines.append(
             f"| {row['method']} | {row['final_success_iqm']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] "
             f"| {steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{seeds} runs) "
             f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
             f"({row['runs_reaching_fixed']}/{seeds} runs) | {row['ratio_fixed']} "
-            f"| {'-' if not np.isfinite(accuracy) else f'{accuracy:.2f}'} |"
+            f"| {number(accuracy)} | {number(label, 3)} ({number(chance, 3)}) "
+            f"| {number(float(row['final_feature_std']), 3)} |"
         )
     return "\n".join(lines)
+
+
+def number(value: float, digits: int = 2) -> str:
+    return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
 
 
 def stem(args: Args) -> str:
@@ -174,31 +212,7 @@ def main(args: Args) -> None:
     schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every),
                 "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5000",
                 *shlex.split(args.extra)]  # fmt: skip
-    with_data = ["--rlv.dataset", str(data)]
-    jobs = [
-        ("sac", f"{args.env}-sac", schedule),
-        ("rlv", f"{args.env}-rlv", schedule + with_data),
-        ("rlv_align", f"{args.env}-rlv-align", schedule + with_data),
-    ]
-    if pairs is not None:
-        jobs.append(("rlv_align_paired", f"{args.env}-rlv-align-paired",
-                     schedule + with_data + ["--rlv.paired-dataset", str(pairs)]))  # fmt: skip
-    if args.anchor_weight:
-        anchor = ["--rlv.idm-encoder-weight", str(args.anchor_weight)]
-        jobs.append(("rlv_anchor", f"{args.env}-rlv", schedule + with_data + anchor))
-        jobs.append(("rlv_align_anchor", f"{args.env}-rlv-align", schedule + with_data + anchor))
-        if args.scale_free:
-            scale_free = [*anchor, "--rlv.scale-free-alignment"]
-            jobs.append(("rlv_align_sf_anchor", f"{args.env}-rlv-align", schedule + with_data + scale_free))
-            if pairs is not None:
-                paired_options = ["--rlv.paired-dataset", str(pairs), *scale_free]
-                jobs.append(("rlv_align_paired_sf_anchor", f"{args.env}-rlv-align-paired",
-                             schedule + with_data + paired_options))  # fmt: skip
-    if args.reference:
-        robot_data = collect(args, work, "robot")  # same seed and noise: the same episodes, robot-rendered
-        jobs.append(("rlv_robot_videos", f"{args.env}-rlv", [*schedule, "--rlv.dataset", str(robot_data)]))
-    if args.methods:
-        jobs = [job for job in jobs if job[0] == "sac" or job[0] in args.methods]
+    jobs = [job for job in method_jobs(args, work, data, pairs, schedule) if job[0] in ("sac", *args.methods)]
     futures = {}
     with ThreadPoolExecutor(args.workers) as pool:
         for seed in range(args.seeds):

@@ -73,7 +73,7 @@ def test_preview_writes_a_contact_sheet(visual, dataset):
 def test_train_rlv_with_alignment_and_paired_frames_then_eval(visual):
     rlv(
         "train",
-        "pointmass-rlv-align-paired",
+        "pointmass-rlv-align",
         "--rlv.dataset",
         "human",
         "--rlv.paired-dataset",
@@ -86,9 +86,17 @@ def test_train_rlv_with_alignment_and_paired_frames_then_eval(visual):
     summary = json.loads((visual / "run" / "summary.json").read_text())
     assert summary["env_step"] == 120 and summary["grad_step"] == 40
     header = (visual / "run" / "train.csv").read_text().splitlines()[0].split(",")
-    assert {"loss/paired", "loss/generator", "stat/domain_accuracy"} <= set(header)
+    transfer = {
+        "loss/contrastive",
+        "loss/temporal",
+        "loss/generator",
+        "stat/domain_accuracy",
+        "stat/paired_retrieval",
+    }
+    assert transfer <= set(header)
     config = json.loads((visual / "run" / "config.json").read_text())
-    assert config["rlv"]["alignment"] == "adversarial" and config["rlv"]["paired_dataset"] == "pairs"
+    assert config["rlv"]["alignment"] == "dann" and config["rlv"]["paired_dataset"] == "pairs"
+    assert config["rlv"]["contrastive_weight"] == 1.0 and config["rlv"]["temporal_weight"] == 1.0
     metrics = json.loads(rlv("eval", "run", "--episodes", "2", "--video", "rollout.gif", cwd=visual).stdout)
     assert -40 <= metrics["eval/return"] <= 0 and 0 <= metrics["eval/success"] <= 1
     from PIL import Image

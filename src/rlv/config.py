@@ -48,6 +48,10 @@ class SACConfig:
     """Image tasks: random shift with one offset per sample (DrQ), per batch (original), or none."""
     shift_pad: int = 4
     """Image tasks: padding of the random shift, in pixels."""
+    appearance: Literal["none", "randomise"] = "none"
+    """Image tasks: randomise how training frames look (domain randomisation as augmentation):
+    per frame a random colour permutation, gains and offsets, a lighting ramp and a texture grating,
+    after the random shift. Evaluation and acting see the frames as rendered."""
 
 
 @dataclass(frozen=True)
@@ -75,18 +79,34 @@ class RLVConfig:
     timelimit_done: bool = False
     """Original quirk: the last transition of every episode is done (and gets `reward_scale`),
     also when the episode only hit the time limit."""
-    alignment: Literal["none", "adversarial", "original"] = "none"
-    """Domain alignment of image features: none; adversarial (flipped-label generator loss into the
-    shared encoder); original (the release's behaviour: the discriminator trains, the encoder never
-    sees its gradient)."""
+    alignment: Literal["none", "adversarial", "dann", "original"] = "none"
+    """Adversarial domain alignment of image features: none; adversarial (flipped-label generator
+    loss into the shared encoder); dann (by the book: gradient reversal with a weight ramped over
+    --rlv.alignment-ramp-steps and a spectrally normalised discriminator); original (the release's
+    behaviour: the discriminator trains, the encoder never sees its gradient)."""
     generator_weight: float = 1.0
-    """Weight of the generator (confusion) loss relative to the critic loss on the shared encoder."""
+    """Weight of the generator (confusion) loss relative to the critic loss on the shared encoder
+    (with dann: the weight the ramp ends at)."""
+    alignment_ramp_steps: int = 5000
+    """dann: gradient steps over which the reversal weight rises as 2 / (1 + exp(-10 p)) - 1."""
     paired_dataset: Path | None = None
     """Paired robot/human frames (rlv collect --paired) for the paired feature loss."""
     paired_weight: float = 1.0
     """Weight of the paired-frame feature MSE relative to the critic loss."""
     paired_batch_size: int = 256
-    """Paired frames per gradient step."""
+    """Paired frames per gradient step (also the negatives of the contrastive loss: P - 1 each)."""
+    contrastive_weight: float = 0.0
+    """Weight of the paired InfoNCE loss (time-contrastive-network style): each human frame's
+    features must be closer (cosine) to its own robot frame's than to the batch's other robot
+    frames, and vice versa. Needs --rlv.paired-dataset; cannot be lowered by collapsing features."""
+    contrastive_similarity: Literal["cosine", "distance"] = "cosine"
+    """Similarity of the contrastive loss: cosine of the features, or minus their squared distance
+    (which also makes paired features equal in size, as the critic and inverse model read them)."""
+    contrastive_temperature: float = 0.1
+    """Temperature of the contrastive and temporal InfoNCE losses."""
+    temporal_weight: float = 0.0
+    """Weight of the self-supervised temporal contrast on both domains' frames: f(o_t) must be
+    closer to its own f(o_t+1) than to the other rows' next frames (no actions, no pairs)."""
     discriminator_lr: float = 3e-4
     """Adam learning rate of the domain discriminator."""
     scale_free_alignment: bool = False
@@ -107,6 +127,9 @@ class TrainConfig:
 
     env: str = "acrobot"
     """Environment: `acrobot`, or `gym:<id>` for any Gymnasium env with a Box action space."""
+    domain: Literal["robot", "humanlike"] = "robot"
+    """Image tasks: how the agent's own camera renders the scene: robot, or humanlike (the robot in
+    a scene recoloured like the human videos': the original paper's HumanLike setting)."""
     algo: Literal["sac", "rlv"] = "sac"
     """Algorithm: plain SAC on robot data, or RLV (SAC on robot + labelled observation data)."""
     label: str = ""
@@ -193,14 +216,28 @@ def _image_rlv(task: str, **rlv: Any) -> TrainConfig:
     )
 
 
+TRANSFER = {
+    "contrastive_weight": 1.0,
+    "paired_weight": 0.0,
+    "alignment": "dann",
+    "temporal_weight": 1.0,
+    "idm_encoder_weight": 1.0,
+}
+"""The transfer losses of the `*-rlv-align` presets: paired InfoNCE, gradient-reversal alignment and
+temporal contrast on the shared encoder, with the inverse-model anchor (the transfer probe's best
+combination: benchmarks/results/transfer_probe.txt)."""
+
+
 def _image_presets() -> dict[str, TrainConfig]:
     presets = {}
     for task, base in _IMAGE_TASKS.items():
         presets[f"{task}-sac"] = base
         presets[f"{task}-rlv"] = _image_rlv(task)
-        presets[f"{task}-rlv-align"] = _image_rlv(task, alignment="adversarial")
-        presets[f"{task}-rlv-align-paired"] = _image_rlv(task, alignment="adversarial")
+        presets[f"{task}-rlv-align"] = _image_rlv(task, **TRANSFER)
+        presets[f"{task}-rlv-align-adversarial"] = _image_rlv(task, alignment="dann")
         presets[f"{task}-rlv-align-original"] = _image_rlv(task, alignment="original")
+        presets[f"{task}-sac-humanlike"] = dataclasses.replace(base, domain="humanlike")
+        presets[f"{task}-rlv-humanlike"] = dataclasses.replace(_image_rlv(task), domain="humanlike")
     return presets
 
 
@@ -209,12 +246,18 @@ def _image_help() -> dict[str, str]:
     for task in _IMAGE_TASKS:
         help_text |= {
             f"{task}-sac": f"SAC from 48x48 pixels on {task}.",
-            f"{task}-rlv": f"RLV on {task}, no domain alignment; needs --rlv.dataset (e.g. human videos).",
-            f"{task}-rlv-align": f"RLV on {task} with adversarial feature alignment; needs --rlv.dataset.",
-            f"{task}-rlv-align-paired": f"RLV on {task} + alignment + paired-frame loss; needs --rlv.dataset "
-            "and --rlv.paired-dataset.",
+            f"{task}-rlv": f"RLV on {task}, no domain transfer; needs --rlv.dataset (e.g. human videos).",
+            f"{task}-rlv-align": f"RLV on {task} with human videos: paired contrastive + gradient-reversal "
+            "alignment + temporal contrast + inverse-model anchor; needs --rlv.dataset and "
+            "--rlv.paired-dataset.",
+            f"{task}-rlv-align-adversarial": f"RLV on {task} with gradient-reversal (DANN) alignment only, "
+            "no paired frames; needs --rlv.dataset.",
             f"{task}-rlv-align-original": f"RLV on {task} with the original release's alignment (trains the "
             "discriminator, never the encoder).",
+            f"{task}-sac-humanlike": f"SAC on {task}, the robot's camera in the human videos' scene colours "
+            "(the original's HumanLike setting).",
+            f"{task}-rlv-humanlike": f"RLV on {task} in the HumanLike setting, no alignment; needs "
+            "--rlv.dataset.",
         }
     return help_text
 

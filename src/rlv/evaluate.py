@@ -67,7 +67,7 @@ def evaluate_run(
     checkpoint = checkpoint or latest_checkpoint(run)
     if checkpoint is None:
         raise RlvError(f"{run}: no checkpoint to evaluate")
-    env = make_env(config.env, seed, config.horizon)
+    env = make_env(config.env, seed, config.horizon, config.domain)
     agent = build_agent(config, env.observation_space.shape, env.action_space.shape[0])
     agent.load_state_dict(load_state(checkpoint / STATE_FILE)["agent"])
     torch.set_num_threads(config.threads)

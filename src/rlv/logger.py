@@ -14,8 +14,11 @@ class CsvLog:
     """Append-only CSV with a fixed header; rows are flushed as they are written."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
-        self.path, self.columns = path, columns
         fresh = not path.exists()
+        if not fresh:  # a resumed run keeps the header it was started with (older runs: fewer metrics)
+            with open(path, newline="") as handle:
+                columns = next(csv.reader(handle), None) or columns
+        self.path, self.columns = path, columns
         self.handle = open(path, "a", newline="")  # noqa: SIM115 - kept open for the run
         self.writer = csv.DictWriter(self.handle, fieldnames=columns, extrasaction="ignore")
         if fresh:

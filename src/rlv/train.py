@@ -83,8 +83,8 @@ class Setup:
 
 def build(config: TrainConfig) -> Setup:
     """Validate the config against env and data, seed everything, build agent and buffers."""
-    env = make_env(config.env, config.seed, config.horizon)
-    eval_env = make_env(config.env, config.seed + 1, config.horizon)
+    env = make_env(config.env, config.seed, config.horizon, config.domain)
+    eval_env = make_env(config.env, config.seed + 1, config.horizon, config.domain)
     space = env.observation_space
     if not isinstance(space, gym.spaces.Box) or not (len(space.shape) == 1 or is_image(space.shape)):
         raise RlvError(
@@ -125,6 +125,12 @@ def check_image_options(config: TrainConfig, obs_shape: tuple[int, ...]) -> Pair
         raise RlvError(f"environment {config.env!r} has state observations; domain alignment needs images")
     if rlv.idm_encoder_weight and (config.algo != "rlv" or not is_image(obs_shape)):
         raise RlvError("--rlv.idm-encoder-weight needs algo=rlv on an image task (it trains the encoder)")
+    if rlv.temporal_weight and (config.algo != "rlv" or not is_image(obs_shape)):
+        raise RlvError("--rlv.temporal-weight needs algo=rlv on an image task (it trains the encoder)")
+    if config.sac.appearance != "none" and not is_image(obs_shape):
+        raise RlvError(f"environment {config.env!r} has state observations; --sac.appearance needs images")
+    if rlv.contrastive_weight and rlv.paired_dataset is None:
+        raise RlvError("--rlv.contrastive-weight needs paired frames: --rlv.paired-dataset DIR")
     if rlv.paired_dataset is None:
         return None
     frames = load_paired(rlv.paired_dataset)

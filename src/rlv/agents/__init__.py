@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from torch import nn
+
 from rlv.agents.base import ObservationBatch, PairedBatch, RobotBatch
 from rlv.agents.rlv import RLV
 from rlv.agents.sac import SAC
 from rlv.config import TrainConfig
-from rlv.nets import ImageEncoder, RandomShift
+from rlv.nets import AppearanceRandomisation, ImageEncoder, RandomShift
 
 Agent = SAC | RLV
 
@@ -20,8 +22,8 @@ def is_image(obs_shape: Sequence[int]) -> bool:
 
 def build_agent(config: TrainConfig, obs_shape: Sequence[int], act_dim: int) -> Agent:
     """The agent named by `config.algo`; image observations get the shared conv encoder and the
-    random-shift augmentation, state vectors the identity. SAC and RLV use the same encoder and
-    network sizes (equal capacity)."""
+    random-shift augmentation (then appearance randomisation, when asked), state vectors the
+    identity. SAC and RLV use the same encoder and network sizes (equal capacity)."""
     encoder = augment = None
     if is_image(obs_shape):
         encoder = ImageEncoder(obs_shape, config.sac.conv_channels, config.sac.conv_kernel)
@@ -29,6 +31,8 @@ def build_agent(config: TrainConfig, obs_shape: Sequence[int], act_dim: int) -> 
             config.sac.shift_pad if config.sac.augment != "none" else 0,
             per_sample=config.sac.augment == "shift",
         )
+        if config.sac.appearance == "randomise":
+            augment = nn.Sequential(augment, AppearanceRandomisation())
     obs_dim = 0 if encoder else int(obs_shape[0])
     if config.algo == "sac":
         return SAC(obs_dim, act_dim, config.sac, config.device, encoder, augment)

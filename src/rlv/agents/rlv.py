@@ -6,18 +6,22 @@ One gradient step (the paper's algorithm box), for B robot rows and N observatio
     2. r^ = scale * done + bottom * (1 - done)   relabel their rewards (done: end of a successful video)
     3. L_d = mean_b ||d(s, s') - a||^2    train the inverse model on robot rows only
     4. SAC step on the union  S = [s; o], A = [a; a^], R = [r; r^], D = [d; done]  (B + N rows)
-    5. (images) domain alignment of the shared encoder f, in the same optimizer step as the critic:
-       L_f = L_Q + w_gen BCE(D(f(S)), 1 - domain) + w_pair ||f(robot frame) - f(human frame)||^2
-             (+ w_idm ||d(f(s), f(s')) - a||^2 on robot rows, optional anchor, d frozen here),
+    5. (images) domain transfer of the shared encoder f, in the same optimizer step as the critic:
+       L_f = L_Q + w_gen L_gen + w_pair ||f(robot frame) - f(human frame)||^2 + w_nce L_nce
+             + w_time L_time + w_idm ||d(f(s), f(s')) - a||^2,
+       with L_gen the adversarial term (flipped labels, or gradient reversal with a ramped weight:
+       `dann`), L_nce the paired InfoNCE and L_time the temporal contrast (see their methods);
        then the discriminator D steps on BCE(D(f(S)), domain), domain = 0 robot / 1 observation.
 
 The labels come from the inverse model before its step, and the encoder runs once per step on the
 augmented union (as in the original, whose losses all share one forward pass). Ablations replace
 step 1 by the dataset's true actions or zeros and step 2 by the dataset's true rewards.
+`update_encoder()` is the same step without the SAC losses: what the transfer probe trains.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -47,10 +51,22 @@ class RLV:
         "loss/generator",
         "loss/paired",
         "stat/domain_accuracy",
+        "stat/alignment_weight",
+        "loss/contrastive",
+        "stat/paired_retrieval",
+        "loss/temporal",
         "stat/feature_std",
+        "stat/robot_feature_std",
+        "stat/obs_feature_std",
+        "stat/obs_action_chance_mse",
     )
-    """Keys of the dict `update()` returns (idm_obs_action_mse only with true_actions, domain, generator,
-    paired and domain_accuracy only with alignment, feature_std only with an image encoder)."""
+    """Keys of the dict `update()` returns. Only with a dataset that keeps true actions:
+    idm_obs_action_mse and obs_action_chance_mse (the MSE of always guessing the batch's mean true
+    action: labels are useful only well below it). Only with alignment: domain, generator,
+    domain_accuracy, alignment_weight. Only with paired frames: paired, contrastive,
+    paired_retrieval (top-1 accuracy of finding each human frame's own robot frame among the
+    batch's). Only with an image encoder: the feature_std family (mean over feature dimensions of
+    the batch std, of all rows, robot rows and observation rows; near 0 = collapsed features)."""
 
     def __init__(
         self,
@@ -70,12 +86,16 @@ class RLV:
         self.idm_optim = torch.optim.Adam(self.idm.parameters(), lr=config.idm_lr)
         self.discriminator: Discriminator | None = None  # only with alignment: no unused RNG draws
         if config.alignment != "none":
-            self.discriminator = Discriminator(feature_dim).to(self.device)
+            self.discriminator = Discriminator(feature_dim, spectral_norm=config.alignment == "dann").to(
+                self.device
+            )
             self.discriminator_optim = torch.optim.Adam(
                 self.discriminator.parameters(), lr=config.discriminator_lr
             )
         self.act_dim = act_dim
         self.has_encoder = any(True for _ in self.sac.encoder.parameters())
+        self.updates = 0
+        """Gradient steps taken (the gradient-reversal ramp reads it; part of the state)."""
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for one observation; the policy is SAC's."""
@@ -89,12 +109,8 @@ class RLV:
         features, next_features = self.sac.encode(
             torch.cat([robot.obs, observation.obs]), torch.cat([robot.next_obs, observation.next_obs])
         )  # one shared forward pass of the (augmented) union, as in the original
-        detached = features.detach()
-        action_hat = self.label_actions(observation, (detached[rows:], next_features[rows:]))
+        action_hat, metrics = self.label_and_fit_inverse_model(robot, observation, features, next_features)
         reward_hat = self.relabel_rewards(observation)
-        metrics = self.update_inverse_model(robot, (detached[:rows], next_features[:rows]))
-        if observation.true_action is not None:
-            metrics["stat/idm_obs_action_mse"] = F.mse_loss(action_hat, observation.true_action).item()
         union = RobotBatch(
             obs=torch.cat([robot.obs, observation.obs]),
             action=torch.cat([robot.action, action_hat]),
@@ -103,19 +119,81 @@ class RLV:
             done=torch.cat([robot.done, observation.done]),
         )
         critic_loss, features, critic_metrics = self.sac.critic_loss(union, (features, next_features))
-        domain = torch.cat([torch.zeros(len(robot.obs)), torch.ones(len(observation.obs))]).to(self.device)
-        alignment_loss, alignment_metrics = self.alignment_loss(features, domain, paired)
-        if self.config.idm_encoder_weight > 0:
-            anchor = self.encoder_idm_loss(robot, features[:rows], next_features[:rows])
-            alignment_loss = alignment_loss + self.config.idm_encoder_weight * anchor
-        self.sac.step_critic(critic_loss + alignment_loss)
-        metrics |= critic_metrics | alignment_metrics
-        if self.has_encoder:
-            metrics["stat/feature_std"] = features.detach().std(dim=0).mean().item()
-        if self.discriminator is not None:
-            metrics |= self.update_discriminator(features.detach(), domain)
+        encoder_loss, encoder_metrics = self.encoder_loss(robot, features, next_features, paired)
+        self.sac.step_critic(critic_loss + encoder_loss)
+        metrics |= critic_metrics | encoder_metrics | self.after_encoder_step(features.detach(), rows)
         metrics |= self.sac.update_policy(features.detach())
         metrics["stat/obs_reward_mean"] = reward_hat.mean().item()
+        return metrics
+
+    def update_encoder(
+        self, robot: RobotBatch, observation: ObservationBatch, paired: PairedBatch | None = None
+    ) -> dict[str, float]:
+        """Steps 1, 3 and 5 without the SAC losses: the inverse model and the encoder's transfer
+        losses only (what the transfer probe trains; the critic's parameters get no gradient)."""
+        rows = len(robot.obs)
+        features, next_features = self.sac.encode(
+            torch.cat([robot.obs, observation.obs]), torch.cat([robot.next_obs, observation.next_obs])
+        )
+        _, metrics = self.label_and_fit_inverse_model(robot, observation, features, next_features)
+        encoder_loss, encoder_metrics = self.encoder_loss(robot, features, next_features, paired)
+        if encoder_loss.requires_grad:
+            self.sac.step_critic(encoder_loss)
+        return metrics | encoder_metrics | self.after_encoder_step(features.detach(), rows)
+
+    def label_and_fit_inverse_model(
+        self,
+        robot: RobotBatch,
+        observation: ObservationBatch,
+        features: torch.Tensor,
+        next_features: torch.Tensor,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Steps 1 and 3 on the union's features (B + N, feature_dim): label the observation rows
+        with the inverse model as it is, then step it on the robot rows. Returns the labels (N, act_dim)."""
+        rows = len(robot.obs)
+        detached = features.detach()
+        action_hat = self.label_actions(observation, (detached[rows:], next_features[rows:]))
+        metrics = self.update_inverse_model(robot, (detached[:rows], next_features[:rows]))
+        if observation.true_action is not None:
+            true_action = observation.true_action
+            metrics["stat/idm_obs_action_mse"] = F.mse_loss(action_hat, true_action).item()
+            chance = (true_action - true_action.mean(dim=0)).pow(2).mean()
+            metrics["stat/obs_action_chance_mse"] = chance.item()
+        return action_hat, metrics
+
+    def encoder_loss(
+        self,
+        robot: RobotBatch,
+        features: torch.Tensor,
+        next_features: torch.Tensor,
+        paired: PairedBatch | None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Step 5, encoder side: every loss on f besides the critic's. features (B + N, feature_dim)
+        carry the encoder's graph (robot rows first), next_features (B + N, feature_dim) do not."""
+        rows = len(robot.obs)
+        domain = torch.cat([torch.zeros(rows), torch.ones(len(features) - rows)]).to(self.device)
+        loss, metrics = self.alignment_loss(features, domain, paired)
+        if self.config.temporal_weight > 0:
+            temporal = self.temporal_loss(features, next_features, rows)
+            loss = loss + self.config.temporal_weight * temporal
+            metrics["loss/temporal"] = temporal.item()
+        if self.config.idm_encoder_weight > 0:
+            anchor = self.encoder_idm_loss(robot, features[:rows], next_features[:rows])
+            loss = loss + self.config.idm_encoder_weight * anchor
+        return loss, metrics
+
+    def after_encoder_step(self, features: torch.Tensor, rows: int) -> dict[str, float]:
+        """After the encoder's step: the discriminator's step (with alignment), feature-spread
+        statistics of the detached union features (B + N, feature_dim), and the update count."""
+        metrics: dict[str, float] = {}
+        if self.has_encoder:
+            metrics["stat/feature_std"] = features.std(dim=0).mean().item()
+            metrics["stat/robot_feature_std"] = features[:rows].std(dim=0).mean().item()
+            metrics["stat/obs_feature_std"] = features[rows:].std(dim=0).mean().item()
+        if self.discriminator is not None:
+            domain = torch.cat([torch.zeros(rows), torch.ones(len(features) - rows)]).to(self.device)
+            metrics |= self.update_discriminator(features, domain)
+        self.updates += 1
         return metrics
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
@@ -191,38 +269,94 @@ class RLV:
     def alignment_loss(
         self, features: torch.Tensor, domain: torch.Tensor, paired: PairedBatch | None
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Step 5, encoder side: w_gen * BCE(D(f), 1 - domain) + w_pair * MSE(f(robot), f(human)).
+        """Step 5's alignment terms on the encoder: w_gen L_gen + w_pair MSE(f(robot), f(human)) +
+        w_nce L_nce.
 
         features (B + N, feature_dim) carry the encoder's graph; domain (B + N,) is 0 robot, 1 video.
-        The generator term needs alignment='adversarial' (or 'original'); the paired term needs a
-        paired batch (P robot and P human frames of the same states). With alignment='original' both
-        terms are computed on detached features, as in the release (logged, never moving the encoder).
-        The discriminator's own parameters get no gradient from this loss. With
-        `scale_free_alignment`, D reads standardised features and the MSE is divided by the
+        L_gen needs a discriminator: with alignment='adversarial', BCE(D(f), 1 - domain) (flipped
+        labels); with 'dann', -lambda_p BCE(D(f), domain), i.e. gradient reversal (Ganin & Lempitsky
+        2015) with lambda_p = 2 / (1 + exp(-10 p)) - 1, p = updates / alignment_ramp_steps capped at
+        1. The paired terms need a paired batch (P robot and P human frames of the same states).
+        With alignment='original' every term is computed on detached features, as in the release
+        (logged, never moving the encoder). The discriminator's own parameters get no gradient here.
+        With `scale_free_alignment`, D reads standardised features and the MSE is divided by the
         features' batch variance, so neither term falls by shrinking f.
         """
         effective = self.config.alignment != "original"
         loss = torch.zeros((), device=self.device)
         metrics: dict[str, float] = {}
         if self.discriminator is not None:
-            inputs = self.discriminator_input(features if effective else features.detach())
-            self.discriminator.requires_grad_(False)
-            generator = F.binary_cross_entropy_with_logits(self.discriminator(inputs), 1.0 - domain)
-            self.discriminator.requires_grad_(True)
-            loss = loss + self.config.generator_weight * generator
-            metrics["loss/generator"] = generator.item()
-        if paired is not None and self.config.paired_weight > 0:
-            robot_features = self.sac.encoder(self.sac.augment(paired.robot))
-            human_features = self.sac.encoder(self.sac.augment(paired.human))
-            if not effective:
-                robot_features, human_features = robot_features.detach(), human_features.detach()
+            loss, metrics = self.generator_loss(features if effective else features.detach(), domain)
+        if paired is None or (self.config.paired_weight <= 0 and self.config.contrastive_weight <= 0):
+            return loss, metrics
+        robot_features = self.sac.encoder(self.sac.augment(paired.robot))
+        human_features = self.sac.encoder(self.sac.augment(paired.human))
+        if not effective:
+            robot_features, human_features = robot_features.detach(), human_features.detach()
+        if self.config.paired_weight > 0:
             paired_loss = F.mse_loss(robot_features, human_features)
             if self.config.scale_free_alignment:  # relative to the spread of features over states
                 spread = torch.cat([robot_features, human_features]).var(dim=0).mean()
                 paired_loss = paired_loss / (spread + FEATURE_EPS**2)
             loss = loss + self.config.paired_weight * paired_loss
             metrics["loss/paired"] = paired_loss.item()
+        contrastive, retrieval = self.contrastive_loss(human_features, robot_features)
+        if self.config.contrastive_weight > 0:
+            loss = loss + self.config.contrastive_weight * contrastive
+        metrics["loss/contrastive"] = contrastive.item()
+        metrics["stat/paired_retrieval"] = retrieval
         return loss, metrics
+
+    def generator_loss(
+        self, features: torch.Tensor, domain: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """L_gen, weighted (see `alignment_loss`), with D frozen; features (B + N, feature_dim)."""
+        inputs = self.discriminator_input(features)
+        self.discriminator.requires_grad_(False)
+        logits = self.discriminator(inputs)
+        self.discriminator.requires_grad_(True)
+        if self.config.alignment == "dann":
+            progress = min(self.updates / max(self.config.alignment_ramp_steps, 1), 1.0)
+            weight = self.config.generator_weight * (2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0)
+            generator = F.binary_cross_entropy_with_logits(logits, domain)
+            loss = -weight * generator  # the encoder ascends what the discriminator descends
+        else:
+            weight = self.config.generator_weight
+            generator = F.binary_cross_entropy_with_logits(logits, 1.0 - domain)
+            loss = weight * generator
+        return loss, {"loss/generator": generator.item(), "stat/alignment_weight": weight}
+
+    def contrastive_loss(
+        self, human_features: torch.Tensor, robot_features: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        """L_nce: paired InfoNCE, time-contrastive-network style (Sermanet et al. 2018; van den Oord
+        et al. 2018). human_features, robot_features (P, feature_dim), row i of both one state.
+        z = f / ||f||, logits_ij = z_human_i . z_robot_j / T; L = mean of the cross-entropies of
+        finding row i's partner, human->robot and robot->human (with contrastive_similarity='distance',
+        logits_ij = -||f_human_i - f_robot_j||^2 / T). Collapse cannot lower it: identical features
+        give log P. Also returns the top-1 human->robot retrieval accuracy of the batch."""
+        logits = info_nce_logits(
+            human_features,
+            robot_features,
+            self.config.contrastive_temperature,
+            self.config.contrastive_similarity,
+        )
+        targets = torch.arange(len(logits), device=logits.device)
+        loss = 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+        retrieval = (logits.detach().argmax(dim=1) == targets).float().mean().item()
+        return loss, retrieval
+
+    def temporal_loss(self, features: torch.Tensor, next_features: torch.Tensor, rows: int) -> torch.Tensor:
+        """L_time: temporal contrast within each domain, self-supervised (no actions, no pairs):
+        f(o_t) of a row must be closer to its own f(o_t+1) than to the other rows' next frames
+        (other moments or other videos). features (B + N, feature_dim) with the encoder's graph,
+        next_features (B + N, feature_dim) without (a fixed target, as in a momentum encoder);
+        robot rows [:rows] and observation rows [rows:] are contrasted separately (InfoNCE each)."""
+        loss = torch.zeros((), device=self.device)
+        for part in (slice(0, rows), slice(rows, None)):
+            logits = info_nce_logits(features[part], next_features[part], self.config.contrastive_temperature)
+            loss = loss + 0.5 * F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+        return loss
 
     def discriminator_input(self, features: torch.Tensor) -> torch.Tensor:
         """What D sees of features (B + N, feature_dim): as they are, or with `scale_free_alignment`
@@ -247,6 +381,7 @@ class RLV:
             "sac": self.sac.state_dict(),
             "idm": self.idm.state_dict(),
             "idm_optim": self.idm_optim.state_dict(),
+            "updates": self.updates,
         }
         if self.discriminator is not None:
             state["discriminator"] = self.discriminator.state_dict()
@@ -258,6 +393,18 @@ class RLV:
         self.sac.load_state_dict(state["sac"])
         self.idm.load_state_dict(state["idm"])
         self.idm_optim.load_state_dict(state["idm_optim"])
+        self.updates = int(state.get("updates", 0))  # checkpoints before the counter existed: 0
         if self.discriminator is not None:
             self.discriminator.load_state_dict(state["discriminator"])
             self.discriminator_optim.load_state_dict(state["discriminator_optim"])
+
+
+def info_nce_logits(
+    anchors: torch.Tensor, candidates: torch.Tensor, temperature: float, similarity: str = "cosine"
+) -> torch.Tensor:
+    """InfoNCE logits (P, P) of anchors (P, D) against candidates (P, D), over temperature:
+    cosine similarity, or (`distance`) minus the squared Euclidean distance, which pulls the
+    features themselves together, not only their directions."""
+    if similarity == "distance":
+        return -torch.cdist(anchors, candidates).pow(2) / temperature
+    return F.normalize(anchors, dim=1) @ F.normalize(candidates, dim=1).T / temperature

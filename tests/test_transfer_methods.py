@@ -1,0 +1,192 @@
+"""Contract tests of the domain-transfer methods: each loss's gradient reaches what it should and
+nothing else, the gradient-reversal ramp, appearance randomisation, the encoder-only update the
+probe uses, and the transfer probe's scores on tiny data."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from test_image_agents import (
+    ACT_DIM,
+    SHAPE,
+    B,
+    changed,
+    images,
+    obs_batch,
+    paired_batch,
+    robot_batch,
+    snapshot,
+)
+
+from rlv.agents import RLV
+from rlv.config import RLVConfig, SACConfig
+from rlv.nets import AppearanceRandomisation, ImageEncoder, RandomShift
+
+
+def make(sac=None, **rlv):
+    torch.manual_seed(0)
+    return RLV(
+        0,
+        ACT_DIM,
+        SACConfig(hidden=(16,), **(sac or {})),
+        RLVConfig(idm_hidden=(8,), **rlv),
+        encoder=ImageEncoder(SHAPE, channels=(4, 4)),
+        augment=RandomShift(2),
+    )
+
+
+def grad_norm(module):
+    return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
+
+
+def others_untouched(agent):
+    return all(
+        p.grad is None
+        for module in (agent.sac.critic, agent.sac.actor, agent.idm)
+        for p in module.parameters()
+    )
+
+
+def test_contrastive_loss_reaches_only_the_encoder():
+    agent = make(contrastive_weight=1.0, paired_weight=0.0)
+    features = agent.sac.encoder(torch.cat([robot_batch().obs, obs_batch().obs]))
+    loss, metrics = agent.alignment_loss(features, torch.cat([torch.zeros(B), torch.ones(B)]), paired_batch())
+    loss.backward()
+    assert metrics["loss/contrastive"] > 0 and 0 <= metrics["stat/paired_retrieval"] <= 1
+    assert "loss/paired" not in metrics  # paired_weight 0: no MSE term
+    assert grad_norm(agent.sac.encoder) > 0 and others_untouched(agent)
+
+
+def test_contrastive_loss_cannot_be_won_by_collapse():
+    """Identical features for every frame cost log P; features that tell the pairs apart cost less."""
+    agent = make(contrastive_weight=1.0)
+    collapsed = torch.ones(B, 6)
+    assert agent.contrastive_loss(collapsed, collapsed)[0].item() == pytest.approx(math.log(B), rel=1e-5)
+    distinct = torch.eye(B)
+    loss, retrieval = agent.contrastive_loss(distinct, distinct)
+    assert loss.item() < 0.01 and retrieval == 1.0
+
+
+def test_temporal_loss_reaches_the_encoder_through_current_frames_only():
+    agent = make(temporal_weight=1.0)
+    union = torch.cat([robot_batch().obs, obs_batch().obs])
+    next_union = torch.cat([robot_batch().next_obs, obs_batch().next_obs])
+    features = agent.sac.encoder(union)
+    next_features = agent.sac.encoder(next_union)
+    loss = agent.temporal_loss(features, next_features.detach(), B)
+    loss.backward()
+    assert loss.item() > 0 and grad_norm(agent.sac.encoder) > 0 and others_untouched(agent)
+    assert agent.temporal_loss(torch.eye(2 * B), torch.eye(2 * B), B).item() < 0.01
+
+
+def test_dann_reverses_the_discriminator_gradient_with_a_ramped_weight():
+    """The encoder's dann loss is -lambda_p times the discriminator's BCE: its gradient is the
+    reversed one; lambda_0 = 0, then it rises to generator_weight."""
+    agent = make(alignment="dann", generator_weight=2.0, alignment_ramp_steps=100)
+    domain = torch.cat([torch.zeros(B), torch.ones(B)])
+    features = torch.randn(2 * B, agent.sac.encoder.out_dim, generator=torch.Generator().manual_seed(0))
+    weights = []
+    for updates in (0, 10, 50, 100, 1000):
+        agent.updates = updates
+        weights.append(agent.generator_loss(features, domain)[1]["stat/alignment_weight"])
+    assert weights[0] == 0 and weights == sorted(weights) and weights[-1] == pytest.approx(2.0, rel=1e-3)
+    agent.updates = 100
+    encoder_side = features.clone().requires_grad_(True)
+    loss, _ = agent.generator_loss(encoder_side, domain)
+    loss.backward()
+    discriminator_side = features.clone().requires_grad_(True)
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        agent.discriminator(discriminator_side), domain
+    ).backward()
+    torch.testing.assert_close(encoder_side.grad, -weights[3] * discriminator_side.grad)
+    frozen = [p.grad for p in agent.discriminator.parameters()]
+    assert all(g is not None for g in frozen)  # only from the discriminator-side backward above
+
+
+def test_dann_discriminator_is_spectrally_normalised():
+    agent = make(alignment="dann")
+    agent.discriminator(torch.randn(4, agent.sac.encoder.out_dim))  # a forward runs the power iteration
+    for layer in agent.discriminator.net:
+        if isinstance(layer, torch.nn.Linear):
+            assert torch.linalg.matrix_norm(layer.weight, ord=2).item() == pytest.approx(1.0, abs=0.15)
+
+
+def test_update_counter_is_saved_and_restored():
+    agent = make(alignment="dann")
+    for _ in range(3):
+        agent.update(robot_batch(), obs_batch())
+    assert agent.updates == 3
+    other = make(alignment="dann")
+    other.load_state_dict(agent.state_dict())
+    assert other.updates == 3
+    legacy = {key: value for key, value in agent.state_dict().items() if key != "updates"}
+    other.load_state_dict(legacy)
+    assert other.updates == 0
+
+
+def test_appearance_randomisation():
+    augment = AppearanceRandomisation()
+    x = images(16, 3)
+    torch.manual_seed(0)
+    y = augment(x)
+    torch.manual_seed(0)
+    assert torch.equal(augment(x), y)  # seeded: identical
+    assert y.dtype == torch.uint8 and y.shape == x.shape and not torch.equal(x, y)
+    assert len({tuple(y[i].float().mean(dim=(0, 1)).round().tolist()) for i in range(16)}) > 8  # per image
+    augment.eval()
+    assert torch.equal(augment(x), x)
+
+
+def test_update_encoder_moves_encoder_and_inverse_model_only():
+    agent = make(contrastive_weight=1.0, idm_encoder_weight=1.0, temporal_weight=1.0)
+    before = {name: snapshot(getattr(agent.sac, name)) for name in ("encoder", "critic", "actor")}
+    idm = snapshot(agent.idm)
+    alpha = agent.sac.log_alpha.item()
+    observation = obs_batch()._replace(true_action=torch.rand(B, ACT_DIM) * 2 - 1)
+    metrics = agent.update_encoder(robot_batch(), observation, paired_batch())
+    assert changed(before["encoder"], agent.sac.encoder) and changed(idm, agent.idm)
+    assert not changed(before["critic"], agent.sac.critic) and not changed(before["actor"], agent.sac.actor)
+    assert agent.sac.log_alpha.item() == alpha and agent.updates == 1
+    expected = {"loss/idm", "loss/contrastive", "loss/temporal", "stat/paired_retrieval", "stat/feature_std",
+                "stat/robot_feature_std", "stat/obs_feature_std", "stat/idm_obs_action_mse",
+                "stat/obs_action_chance_mse"}  # fmt: skip
+    assert expected <= set(metrics) <= set(RLV.METRICS)
+
+
+def test_new_options_off_leave_the_update_as_it_was():
+    """Defaults draw no extra random numbers and compute the same update as before the options:
+    two agents, one with the new options at explicit zero, give identical weights."""
+    results = []
+    for options in ({}, {"contrastive_weight": 0.0, "temporal_weight": 0.0, "alignment_ramp_steps": 7}):
+        agent = make(**options)
+        torch.manual_seed(5)
+        agent.update(robot_batch(), obs_batch())
+        results.append(snapshot(agent.sac.encoder) + snapshot(agent.sac.critic) + [torch.get_rng_state()])
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+
+
+def test_transfer_probe_scores_on_tiny_data():
+    from rlv.probe import PROBE_METHODS, ProbeConfig, run_probe
+
+    config = ProbeConfig(
+        robot_episodes=4, human_episodes=4, eval_episodes=3, paired=100, eval_pairs=64, updates=3
+    )
+    chosen = [m for m in PROBE_METHODS if m.name in ("none", "contrastive", "humanlike", "dann_appearance")]
+    rows = run_probe(config, chosen)
+    assert [row["method"] for row in rows] == [m.name for m in chosen]
+    for row in rows:
+        values = np.array([v for k, v in row.items() if k != "method"], dtype=float)
+        assert np.isfinite(values).all()
+        assert 0 <= row["retrieval_top1"] <= 1 and row["chance_mse"] > 0 and row["state_chance_rmse"] > 0
+
+
+def test_ridge_probe_recovers_a_linear_map():
+    from rlv.probe import ridge
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(500, 8, generator=generator)
+    features[:, 3] = 0.0  # a dead dimension
+    targets = features @ torch.randn(8, 2, generator=generator) + 0.5
+    predict = ridge(features, targets, strength=1e-6)
+    torch.testing.assert_close(predict(features), targets, atol=1e-3, rtol=1e-3)
