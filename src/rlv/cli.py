@@ -21,18 +21,23 @@ Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import tyro
 
 from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset
 from rlv.errors import RlvError
+from rlv.files import is_disk_error
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,20 +114,47 @@ class PlotArgs:
     """Plot title."""
 
 
+def parse(kind: type[T], args: list[str], prog: str, **options: Any) -> T:
+    """`tyro.cli`, with a parse error turned into one RlvError line (tyro prints a box and exits
+    with status 2); `--help` goes through unchanged."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(kind, args=args, prog=prog, **options)
+    except SystemExit as exit_:
+        if exit_.code in (0, None):
+            sys.stderr.write(captured.getvalue())
+            raise
+        raise RlvError(f"{parse_error(captured.getvalue())} (see {prog} --help)") from None
+
+
+def parse_error(box: str) -> str:
+    """The message of a tyro error box on one line: its first block of text after the title (the
+    box is drawn with Unicode or ASCII rules, depending on the terminal)."""
+    lines = [line.strip().strip("│┃╭╮╰╯").strip() for line in box.splitlines()[1:]]
+    body: list[str] = []
+    for line in lines:
+        if line and set(line) <= set("-─━ "):
+            if body:
+                break
+            continue
+        body.append(line)
+    text = " ".join(" ".join(body).split())
+    return text or "could not parse the command line"
+
+
 def cmd_train(args: list[str]) -> None:
     from rlv.train import resume, train
 
     if "--resume" in args:
-        parsed = tyro.cli(ResumeArgs, args=args, prog="rlv train --resume")
+        parsed = parse(ResumeArgs, args, "rlv train --resume")
         summary = resume(parsed.resume, parsed.total_steps, parsed.progress)
         out = parsed.resume
     else:
         preset = args.pop(0) if args and not args[0].startswith("-") else None
         default = get_preset(preset) if preset else TrainConfig()
         description = "Train SAC or RLV. Optional first argument: a preset, one of: " + ", ".join(PRESETS)
-        config = tyro.cli(
-            TrainConfig, default=default, args=args, prog="rlv train [PRESET]", description=description
-        )
+        config = parse(TrainConfig, args, "rlv train [PRESET]", default=default, description=description)
         if not config.label:
             config = dataclasses.replace(config, label=config.algo)
         if preset and preset.endswith("-paired") and config.rlv.paired_dataset is None:
@@ -140,14 +172,14 @@ def cmd_train(args: list[str]) -> None:
 def cmd_collect(args: list[str]) -> None:
     from rlv.data.collect import collect_from_args
 
-    parsed = tyro.cli(CollectArgs, args=args, prog="rlv collect")
+    parsed = parse(CollectArgs, args, "rlv collect")
     print(collect_from_args(parsed, "rlv collect " + " ".join(args)))
 
 
 def cmd_eval(args: list[str]) -> None:
     from rlv.evaluate import evaluate_run
 
-    parsed = tyro.cli(EvalArgs, args=args, prog="rlv eval")
+    parsed = parse(EvalArgs, args, "rlv eval")
     metrics = evaluate_run(parsed.run, parsed.episodes, parsed.seed, parsed.checkpoint, parsed.video)
     print(json.dumps(metrics, indent=2))
 
@@ -155,7 +187,7 @@ def cmd_eval(args: list[str]) -> None:
 def cmd_plot(args: list[str]) -> None:
     from rlv.plot import plot_runs
 
-    parsed = tyro.cli(PlotArgs, args=args, prog="rlv plot")
+    parsed = parse(PlotArgs, args, "rlv plot")
     if not parsed.runs:
         raise RlvError("rlv plot needs at least one run directory")
     print(f"wrote {plot_runs(list(parsed.runs), parsed.out, parsed.metric, parsed.title)}")
@@ -168,7 +200,7 @@ def cmd_data(args: list[str]) -> None:
     if not args or args[0] not in commands.DATA_COMMANDS:
         raise RlvError(usage)
     args_type, run = commands.DATA_COMMANDS[args[0]]
-    print(run(tyro.cli(args_type, args=args[1:], prog=f"rlv data {args[0]}")))
+    print(run(parse(args_type, args[1:], f"rlv data {args[0]}")))
 
 
 def cmd_presets(args: list[str]) -> None:
@@ -196,11 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     command = COMMANDS.get(args[0])
     if command is None:
         print(f"rlv: error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
+        return 1
     try:
         command(args[1:])
     except RlvError as error:
         print(f"rlv: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if not is_disk_error(error):
+            raise
+        print(
+            f"rlv: error: {error.filename or 'output'}: could not write ({error.strerror})", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("rlv: interrupted", file=sys.stderr)

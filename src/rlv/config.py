@@ -311,23 +311,29 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def _coerce(kind: Any, value: Any) -> Any:
+    """Convert a JSON value to the field's type where the JSON form is the right one; anything else
+    is kept as it is, for `rlv.validation` to report."""
     if value is None:
         return None
     if dataclasses.is_dataclass(kind):
-        return config_from_dict(kind, value)
+        return config_from_dict(kind, value) if isinstance(value, dict) else value
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
         return _coerce(options[0], value)
     if origin is tuple:
-        return tuple(value)
+        return tuple(value) if isinstance(value, list) else value
     if kind is Path:
-        return Path(value)
+        return Path(value) if isinstance(value, str) and value else value
+    if kind is float and type(value) is int and abs(value) < 2**1023:
+        return float(value)
     return value
 
 
-def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     """Rebuild a config dataclass from `config_to_dict` output; unknown keys are an error."""
+    if not isinstance(data, dict):
+        raise RlvError(f"{where or cls.__name__}: must be an object of {cls.__name__} fields")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
@@ -337,16 +343,28 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
 
 
 def save_config(config: TrainConfig, path: Path) -> None:
-    """Write the resolved config as JSON."""
-    path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+    """Write the resolved config as JSON (atomically: a full disk leaves the old file)."""
+    from rlv.files import write_text_atomic
+
+    write_text_atomic(path, json.dumps(config_to_dict(config), indent=2) + "\n")
 
 
 def load_config(path: Path) -> TrainConfig:
-    """Read a run's `config.json`."""
+    """Read a run's `config.json` and check every field (type and range); a problem is one
+    RlvError naming the file and the key."""
+    from rlv.validation import check_config
+
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as error:
         raise RlvError(f"{path}: no such file (not a run directory?)") from error
     except json.JSONDecodeError as error:
         raise RlvError(f"{path}: not valid JSON ({error.msg})") from error
-    return config_from_dict(TrainConfig, data)
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, an integer of >4300 digits
+        raise RlvError(f"{path}: unreadable ({error})") from error
+    try:
+        config = config_from_dict(TrainConfig, data, "the top level")
+    except RlvError as error:
+        raise RlvError(f"{path}: {error}") from error
+    check_config(config, source=path)
+    return config

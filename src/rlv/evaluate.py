@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from rlv.agents import build_agent
-from rlv.checkpoint import STATE_FILE, latest_checkpoint, load_state
+from rlv.checkpoint import LOAD_ERRORS, STATE_FILE, load_newest, load_state, state_mismatch
 from rlv.config import load_config
 from rlv.data.tools import VIDEO_CODECS, write_video
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
+from rlv.validation import MAX_SEED, check_device
 
 
 def evaluate(
@@ -61,21 +62,44 @@ def evaluate(
 def evaluate_run(
     run: Path, episodes: int, seed: int, checkpoint: Path | None = None, video: Path | None = None
 ) -> dict[str, float]:
-    """Evaluate the newest (or the given) checkpoint of a run directory; with `video`, also write
-    the evaluation episodes as a video (.gif, .mp4 or .webm)."""
-    config = load_config(run / "config.json")
-    checkpoint = checkpoint or latest_checkpoint(run)
-    if checkpoint is None:
-        raise RlvError(f"{run}: no checkpoint to evaluate")
-    env = make_env(config.env, seed, config.horizon, config.domain)
-    agent = build_agent(config, env.observation_space.shape, env.action_space.shape[0])
-    agent.load_state_dict(load_state(checkpoint / STATE_FILE)["agent"])
-    torch.set_num_threads(config.threads)
-    frames: list[list[np.ndarray]] | None = [] if video else None
+    """Evaluate the newest usable (or the given) checkpoint of a run directory; with `video`, also
+    write the evaluation episodes as a video (.gif, .mp4 or .webm). Options, the run's config and
+    whether the env renders are checked before any episode runs."""
+    if episodes < 1:
+        raise RlvError(f"--episodes: must be at least 1, got {episodes}")
+    if not 0 <= seed <= MAX_SEED:
+        raise RlvError(f"--seed: must be in [0, {MAX_SEED}], got {seed}")
     if video and Path(video).suffix.lower() not in VIDEO_CODECS:
         raise RlvError(f"{video}: unsupported video type; use one of {', '.join(VIDEO_CODECS)}")
+    config = load_config(run / "config.json")
+    check_device(config.device, f"{run / 'config.json'}: device")
+    env = make_env(config.env, seed, config.horizon, config.domain)
+    if video and getattr(env, "render_mode", None) is None:
+        raise RlvError(f"--video: environment {config.env!r} does not render frames; no video for it")
+    agent = build_agent(config, env.observation_space.shape, env.action_space.shape[0])
+
+    def load(path: Path) -> None:
+        state = load_state(path / STATE_FILE)
+        try:
+            problem = state_mismatch(agent.state_dict(), state.get("agent"), "agent")
+            if problem is None:
+                agent.load_state_dict(state["agent"])
+        except LOAD_ERRORS as error:
+            problem = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        if problem is not None:
+            raise RlvError(f"{path / STATE_FILE}: does not fit this run ({problem})")
+
+    if checkpoint is not None:
+        load(Path(checkpoint))
+    else:
+        loaded = load_newest(run, load)
+        if loaded is None:
+            raise RlvError(f"{run}: no checkpoint to evaluate")
+        checkpoint = loaded[0]
+    torch.set_num_threads(config.threads)
+    frames: list[list[np.ndarray]] | None = [] if video else None
     if video and env.render() is None:
-        raise RlvError(f"environment {config.env!r} does not render frames; no video for it")
+        raise RlvError(f"--video: environment {config.env!r} does not render frames; no video for it")
     metrics = evaluate(lambda obs: agent.act(obs, deterministic=True), env, episodes, seed, frames)
     result = metrics | {"checkpoint": str(checkpoint)}
     if video and frames:

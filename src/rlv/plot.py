@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -26,9 +27,29 @@ def method_label(run: Path) -> str:
     return config.label or config.algo
 
 
+def warn_duplicate_seeds(runs: list[Path]) -> None:
+    """Warn (stderr) about runs of one method that share a seed, or a run given twice: the plot
+    counts each as a separate seed, but they are not independent samples."""
+    seen: dict[tuple[str, int], Path] = {}
+    for run in runs:
+        config = load_config(Path(run) / "config.json")
+        key = (config.label or config.algo, config.seed)
+        if key in seen:
+            same = Path(run).resolve() == seen[key].resolve()
+            what = f"{run} is given twice" if same else f"{seen[key]} and {run} have the same seed {key[1]}"
+            print(
+                f"rlv: warning: {what} (method {key[0]}); both count towards n, but they are "
+                "not independent seeds",
+                file=sys.stderr,
+            )
+        else:
+            seen[key] = Path(run)
+
+
 def load_curves(runs: list[Path], metric: str) -> Curves:
     """{method: [(env_steps, values) per run]} read from each run's eval.csv."""
     curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    warn_duplicate_seeds(runs)
     for run in runs:
         rows = read_csv(Path(run) / "eval.csv")
         if not rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,16 @@ from tqdm import tqdm
 
 from rlv.agents import RLV, SAC, Agent, build_agent, is_image
 from rlv.checkpoint import (
+    LOAD_ERRORS,
     REPLAY_FILE,
     STATE_FILE,
-    latest_checkpoint,
+    load_newest,
     load_state,
+    optimizer_mismatch,
     prune_checkpoints,
+    remove_stale_temporaries,
     save_checkpoint,
+    state_mismatch,
 )
 from rlv.config import TrainConfig, load_config, save_config
 from rlv.data.dataset import load_dataset
@@ -44,7 +49,9 @@ from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
 from rlv.evaluate import evaluate
+from rlv.files import run_lock, write_text_atomic
 from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
+from rlv.validation import check_config, check_device
 
 EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
 TRAIN_COLUMNS = [
@@ -193,21 +200,44 @@ class Trainer:
         save_checkpoint(self.run_dir / "checkpoints" / name, self.state_dict(at_episode_boundary), writer)
 
     def resume(self) -> None:
-        """Load the newest checkpoint and drop log rows written after it."""
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is None:
-            raise RlvError(f"{self.run_dir}: no checkpoint to resume from (start the run again)")
-        state = load_state(checkpoint / STATE_FILE)
-        self.load_state_dict(state)
-        if (checkpoint / REPLAY_FILE).exists():
-            self.setup.replay.load(checkpoint / REPLAY_FILE)
+        """Load the newest usable checkpoint (falling back past corrupt ones with a warning), then
+        drop log rows written after it. Nothing in the run directory changes until a checkpoint
+        has loaded and fits the requested total steps; a run with no checkpoint starts over."""
+        loaded = load_newest(self.run_dir, self.load_checkpoint)
+        if loaded is None:
+            print(f"rlv: note: {self.run_dir} has no checkpoint yet; starting it over", file=sys.stderr)
         else:
-            tqdm.write(f"note: {checkpoint} has no replay; resuming with an empty replay (not exact)")
-        if not state["at_episode_boundary"]:
-            tqdm.write(f"note: {checkpoint} was taken mid-episode; the episode restarts (not exact)")
+            checkpoint, state = loaded
+            if self.config.total_steps < self.counters.env_step:
+                raise RlvError(
+                    f"--total-steps {self.config.total_steps}: {checkpoint} is already at env step "
+                    f"{self.counters.env_step}; give at least that many"
+                )
+            if not (checkpoint / REPLAY_FILE).exists():
+                tqdm.write(f"note: {checkpoint} has no replay; resuming with an empty replay (not exact)")
+            if not state["at_episode_boundary"]:
+                tqdm.write(f"note: {checkpoint} was taken mid-episode; the episode restarts (not exact)")
+        remove_stale_temporaries(self.run_dir)
         for name in ("train.csv", "eval.csv"):
             truncate_csv(self.run_dir / name, self.counters.env_step)
         (self.run_dir / "summary.json").unlink(missing_ok=True)
+
+    def load_checkpoint(self, checkpoint: Path) -> dict[str, Any]:
+        """Load one checkpoint into this trainer (state, then replay); RlvError when it is damaged
+        or does not fit this run."""
+        state = load_state(checkpoint / STATE_FILE)
+        try:
+            problem = state_mismatch(self.state_dict(True), state)
+            if problem is None:
+                self.load_state_dict(state)
+                problem = optimizer_mismatch(self.setup.agent)
+        except LOAD_ERRORS as error:
+            problem = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        if problem is not None:
+            raise RlvError(f"{checkpoint / STATE_FILE}: does not fit this run ({problem})")
+        if (checkpoint / REPLAY_FILE).exists():
+            self.setup.replay.load(checkpoint / REPLAY_FILE)
+        return state
 
     # ------------------------------------------------------------------ loop
     def run(self) -> dict[str, Any]:
@@ -286,7 +316,7 @@ class Trainer:
             **self.last_eval,
             "wall_time_s": time.perf_counter() - start_time,
         }
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
         return summary
 
     def explore(self, obs: np.ndarray) -> np.ndarray:
@@ -339,27 +369,41 @@ class Trainer:
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Start a new run in `config.out` (which must not exist) and train it."""
+    """Start a new run in `config.out` (which must not exist) and train it. Every option is checked
+    first (rlv.validation), then the environment and data; only then is the directory created."""
+    check_config(config)
+    check_device(config.device)
     out = Path(config.out)
+    exists = RlvError(f"{out}: run directory already exists (use --resume {out} or another --out)")
     if out.exists():
-        raise RlvError(f"{out}: run directory already exists (use --resume {out} or another --out)")
+        raise exists
     setup = build(config)
-    out.mkdir(parents=True)
-    save_config(config, out / "config.json")
-    return Trainer(config, setup).run()
+    try:
+        out.mkdir(parents=True)
+    except FileExistsError as error:  # another trainer created it meanwhile
+        raise exists from error
+    with run_lock(out):
+        save_config(config, out / "config.json")
+        return Trainer(config, setup).run()
 
 
 def resume(run: Path, total_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Continue the run in `run` from its newest checkpoint (optionally to a new `total_steps`)."""
+    """Continue the run in `run` from its newest usable checkpoint (optionally to a new
+    `total_steps`); a run killed before its first checkpoint starts over. A refused resume (bad
+    config.json, no usable checkpoint, fewer total steps than done) changes nothing on disk."""
     run = Path(run)
     if not run.is_dir():
         raise RlvError(f"{run}: no such run directory to resume")
     config = load_config(run / "config.json")
+    if total_steps is not None and (type(total_steps) is not int or total_steps < 1):
+        raise RlvError(f"--total-steps: must be at least 1, got {total_steps}")
+    check_device(config.device, f"{run / 'config.json'}: device")
     changes: dict[str, Any] = {"out": run, "progress": progress}
     if total_steps is not None:
         changes["total_steps"] = total_steps
     config = dataclasses.replace(config, **changes)
     trainer = Trainer(config, build(config))
-    trainer.resume()
-    save_config(config, run / "config.json")
-    return trainer.run()
+    with run_lock(run):
+        trainer.resume()
+        save_config(config, run / "config.json")
+        return trainer.run()

@@ -9,6 +9,7 @@ rendering of a task, so each pair shows one state in both domains.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from rlv.data.dataset import Episode
 from rlv.envs import acrobot_expert
 from rlv.errors import RlvError
+from rlv.validation import MAX_SEED
 
 if TYPE_CHECKING:
     from rlv.cli import CollectArgs
@@ -153,24 +155,54 @@ def collect_expert(
         raise RlvError("give exactly one of --quality (a target quality) or --noise")
     measure = QUALITY[quality]
     if noise is None:
-        low, high = 0.0, 1.0
-        for round_index in tqdm(range(probe_rounds), desc="calibrating noise", disable=not progress):
-            middle = 0.5 * (low + high)
-            expert = make_expert(middle, np.random.default_rng([seed, round_index]))
-            probe = [
-                rollout(env, expert, seed=10_000_000 + 1000 * round_index + i) for i in range(probe_episodes)
-            ]
-            if measure(probe) > target:
-                low = middle
-            else:
-                high = middle
-        noise = 0.5 * (low + high)
+        noise = calibrate_noise(
+            env, make_expert, seed, target, measure, probe_episodes, probe_rounds, progress
+        )
     expert = make_expert(noise, np.random.default_rng(seed))
     result = [
         rollout(env, expert, seed=seed * 100_000 + i)
         for i in tqdm(range(episodes), desc="collecting episodes", disable=not progress)
     ]
     return Collected(result, noise, average_return(result))
+
+
+def calibrate_noise(
+    env: gym.Env,
+    make_expert: Callable[[float, np.random.Generator], Policy],
+    seed: int,
+    target: float,
+    measure: Callable[[list[Episode]], float],
+    probe_episodes: int,
+    probe_rounds: int,
+    progress: bool,
+) -> float:
+    """Bisect the noise level until the probes' quality is `target` (more noise, lower quality).
+    A target beyond what the least or the most noise reaches is an RlvError naming the quality the
+    last probe measured (the nearest reachable)."""
+    low, high, measured = 0.0, 1.0, float("nan")
+    for round_index in tqdm(range(probe_rounds), desc="calibrating noise", disable=not progress):
+        middle = 0.5 * (low + high)
+        expert = make_expert(middle, np.random.default_rng([seed, round_index]))
+        probe = [
+            rollout(env, expert, seed=10_000_000 + 1000 * round_index + i) for i in range(probe_episodes)
+        ]
+        measured = measure(probe)
+        if measured > target:
+            low = middle
+        else:
+            high = middle
+    name = "average return" if measure is average_return else "success rate"
+    if low == 0.0 and measured < target:
+        raise RlvError(
+            f"target {name} {target:g} is out of reach: the expert with almost no noise "
+            f"({high:.3f}) reaches {measured:.4g} on {probe_episodes} probe episodes; ask for at most that"
+        )
+    if high == 1.0 and measured > target:
+        raise RlvError(
+            f"target {name} {target:g} is out of reach: even with noise {low:.3f} (nearly all random "
+            f"actions) the data reaches {measured:.4g}; ask for at least that"
+        )
+    return 0.5 * (low + high)
 
 
 def collect_acrobot(
@@ -254,6 +286,10 @@ def collect_from_args(args: CollectArgs, command: str) -> str:
         raise RlvError(f"{args.out}: already exists (use --overwrite or another --out)")
     if args.episodes < 1:
         raise RlvError(f"--episodes must be at least 1, got {args.episodes}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise RlvError(f"--seed must be in [0, {MAX_SEED}], got {args.seed}")
+    if args.quality is not None and not math.isfinite(args.quality):
+        raise RlvError(f"--quality must be a finite number, got {args.quality}")
     if args.success_rate is not None and not 0.0 <= args.success_rate <= 1.0:
         raise RlvError(f"--success-rate must be in [0, 1], got {args.success_rate}")
     if args.noise is not None and not 0.0 <= args.noise <= 1.0:

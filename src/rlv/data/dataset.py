@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from rlv.errors import RlvError
+from rlv.files import is_disk_error, shared_tmpdir, write_failure
 
 FORMAT_NAME = "rlv-dataset"
 FORMAT_VERSION = 1
@@ -85,14 +85,21 @@ def _check_episode(episode: Episode, where: str) -> None:
 
 @contextmanager
 def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory beside `path`; on success rename it to `path`, else delete it."""
+    """Yield a temporary directory beside `path`; on success rename it to `path`, else delete it.
+    The directory gets the usual permissions (umask), and a full disk while writing is one
+    RlvError that leaves `path` as it was."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise RlvError(f"{path}: already exists (pass --overwrite to replace it, or choose another path)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp = shared_tmpdir(f".{path.name}.tmp-", path.parent)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as error:
+            if is_disk_error(error):
+                raise write_failure(path, error, "nothing was written") from error
+            raise
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -213,12 +220,22 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
+def npz_problem(error: BaseException) -> str:
+    """What was wrong with an `.npz` file numpy could not read, in one line. numpy's own message
+    for a file that is not an archive advises loading it "unsafely" with allow_pickle: wrong advice
+    for rlv's files, which are always numpy archives and never pickles."""
+    text = (str(error).splitlines() or [type(error).__name__])[0]
+    if "pickle" in text:
+        return "not a numpy .npz archive (rlv never stores pickles): the file is damaged or not an rlv file"
+    return text
+
+
 def _read_episode(file: Path, meta: dict[str, Any]) -> Episode:
     try:
         with np.load(file, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise RlvError(f"{file}: corrupt or unreadable episode file ({error})") from error
+        raise RlvError(f"{file}: corrupt or unreadable episode file ({npz_problem(error)})") from error
     if "obs" not in arrays:
         raise RlvError(f"{file}: no 'obs' array")
     obs = arrays["obs"]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rlv.agents.base import PairedBatch
-from rlv.data.dataset import atomic_directory, read_format_meta
+from rlv.data.dataset import atomic_directory, npz_problem, read_format_meta
 from rlv.errors import RlvError
 
 FORMAT_NAME = "rlv-paired"
@@ -81,7 +81,7 @@ def load_paired(path: Path) -> PairedFrames:
         with np.load(path / "pairs.npz", allow_pickle=False) as data:
             robot, human = data["robot"], data["human"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
-        raise RlvError(f"{path / 'pairs.npz'}: corrupt or unreadable ({error})") from error
+        raise RlvError(f"{path / 'pairs.npz'}: corrupt or unreadable ({npz_problem(error)})") from error
     if robot.shape != human.shape or robot.dtype != np.uint8 or human.dtype != np.uint8:
         raise RlvError(
             f"{path / 'pairs.npz'}: robot {robot.shape} {robot.dtype} and human "

@@ -14,7 +14,7 @@ import torch
 
 from rlv.agents.base import ObservationBatch, RobotBatch
 from rlv.config import RLVConfig
-from rlv.data.dataset import Dataset
+from rlv.data.dataset import Dataset, npz_problem
 from rlv.errors import RlvError
 
 
@@ -74,7 +74,8 @@ class ReplayBuffer:
             np.savez(handle, state=state, **arrays)
 
     def load(self, path: Path) -> None:
-        """Read what `save` wrote."""
+        """Read what `save` wrote; a damaged file, or one that does not fit this buffer (shapes,
+        capacity), is an RlvError and leaves the buffer's size and cursor as they were."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 size = len(data["reward"])
@@ -83,12 +84,23 @@ class ReplayBuffer:
                         f"{path}: replay holds {size} transitions, more than capacity {self.capacity}"
                     )
                 for name in self.FIELDS:
-                    getattr(self, name)[:size] = data[name]
+                    target, stored = getattr(self, name), data[name]
+                    if stored.shape != (size, *target.shape[1:]):
+                        raise RlvError(
+                            f"{path}: {name} has shape {stored.shape}, not {(size, *target.shape[1:])}"
+                        )
+                    target[:size] = stored
                 state = json.loads(str(data["state"]))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
-            raise RlvError(f"{path}: corrupt replay file ({error})") from error
-        self.size, self.cursor = size, state["cursor"]
-        set_rng_state(self.rng, state["rng"])
+                cursor, rng = int(state["cursor"]), state["rng"]
+                if not 0 <= cursor < self.capacity:
+                    raise RlvError(
+                        f"{path}: cursor {cursor} is outside the replay of capacity {self.capacity}"
+                    )
+                set_rng_state(np.random.default_rng(), rng)  # check before touching self.rng
+        except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as error:
+            raise RlvError(f"{path}: corrupt replay file ({npz_problem(error)})") from error
+        self.size, self.cursor = size, cursor
+        set_rng_state(self.rng, rng)
 
 
 class ObservationSampler:

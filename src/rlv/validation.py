@@ -1,0 +1,201 @@
+"""Up-front checks of a run configuration, before anything is written.
+
+Every field of `TrainConfig`, `SACConfig` and `RLVConfig` is checked for its type (a config read
+back from `config.json` can hold anything) and its range, and combinations that cannot work are
+refused. Problems are reported as one line naming the option (`--sac.batch-size`), or the file and
+key (`run/config.json: sac.batch_size`) for a config read from disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from rlv.errors import RlvError
+
+MAX_SEED = 2**32 - 1
+
+Check = Callable[[Any], str | None]
+"""A range check: None when the value is fine, else what is allowed."""
+
+
+def at_least(low: int) -> Check:
+    return lambda value: None if value >= low else f"must be at least {low}"
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def unit_interval(open_low: bool) -> Check:
+    def check(value: Any) -> str | None:
+        if (0 < value <= 1) if open_low else (0 <= value <= 1):
+            return None
+        return "must be in (0, 1]" if open_low else "must be in [0, 1]"
+
+    return check
+
+
+def widths(value: Any) -> str | None:
+    return None if all(width >= 1 for width in value) else "every width must be at least 1"
+
+
+def not_empty(value: Any) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+RANGES: dict[str, Check] = {
+    "sac.lr": positive,
+    "sac.gamma": unit_interval(open_low=False),
+    "sac.tau": unit_interval(open_low=True),
+    "sac.batch_size": at_least(1),
+    "sac.hidden": widths,
+    "sac.init_alpha": positive,
+    "sac.conv_channels": widths,
+    "sac.conv_kernel": at_least(1),
+    "sac.shift_pad": at_least(0),
+    "rlv.obs_batch_size": at_least(1),
+    "rlv.max_episodes": at_least(1),
+    "rlv.idm_hidden": widths,
+    "rlv.idm_lr": positive,
+    "rlv.generator_weight": at_least(0),
+    "rlv.alignment_ramp_steps": at_least(1),
+    "rlv.paired_weight": at_least(0),
+    "rlv.paired_batch_size": at_least(1),
+    "rlv.contrastive_weight": at_least(0),
+    "rlv.contrastive_temperature": positive,
+    "rlv.temporal_weight": at_least(0),
+    "rlv.discriminator_lr": positive,
+    "rlv.idm_encoder_weight": at_least(0),
+    "env": not_empty,
+    "seed": lambda value: None if 0 <= value <= MAX_SEED else f"must be in [0, {MAX_SEED}]",
+    "total_steps": at_least(1),
+    "random_steps": at_least(0),
+    "updates_per_step": at_least(1),
+    "horizon": at_least(1),
+    "eval_every": at_least(1),
+    "eval_episodes": at_least(1),
+    "log_every": at_least(1),
+    "checkpoint_every": at_least(1),
+    "keep_checkpoints": at_least(1),
+    "replay_size": at_least(1),
+    "threads": at_least(1),
+}
+"""Allowed range of each field (by dotted path); None values of optional fields are not checked."""
+
+
+def type_problem(kind: Any, value: Any) -> str | None:
+    """What is wrong with the type of `value` for the annotation `kind`, or None."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [arg for arg in args if arg is not type(None)]
+        return type_problem(options[0], value)
+    if origin is Literal:
+        return None if value in args and type(value) is str else f"must be one of {', '.join(args)}"
+    if origin is tuple:
+        ok = isinstance(value, tuple) and all(type(item) is int for item in value)
+        return None if ok else "must be a list of integers"
+    if kind is bool:
+        return None if type(value) is bool else "must be true or false"
+    if kind is int:
+        return None if type(value) is int else "must be an integer"
+    if kind is float:
+        if type(value) not in (int, float):
+            return "must be a number"
+        finite = abs(value) < 2**1023 if type(value) is int else math.isfinite(value)
+        return None if finite else "must be a finite number"
+    if kind is str:
+        return None if type(value) is str else "must be a string"
+    if kind is Path:
+        return None if isinstance(value, Path) and str(value).strip() else "must be a path"
+    if dataclasses.is_dataclass(kind):
+        return None if isinstance(value, kind) else "must be an object of its own fields"
+    return None
+
+
+def field_problems(config: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted field, problem) for every field of a (nested) config dataclass with a bad type or
+    range, in field order."""
+    problems: list[tuple[str, str]] = []
+    hints = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):
+        name, value = prefix + item.name, getattr(config, item.name)
+        problem = type_problem(hints[item.name], value)
+        if problem is None and dataclasses.is_dataclass(value):
+            problems += field_problems(value, name + ".")
+            continue
+        if problem is None and value is not None and name in RANGES:
+            problem = RANGES[name](value)
+        if problem is not None:
+            problems.append((name, f"{problem}, got {show(value)}"))
+    return problems
+
+
+def show(value: Any) -> str:
+    """A short, one-line rendering of a bad value."""
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        text = repr(value) if isinstance(value, str) else str(value)
+    except ValueError:  # str() of an integer of more than 4300 digits
+        return "a number too long to print"
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def combination_problems(config: Any) -> list[tuple[str, str]]:
+    """Problems of fields that are each fine but do not work together."""
+    sac, rlv = config.sac, config.rlv
+    problems = []
+    if sac.log_std_min >= sac.log_std_max:
+        problems.append(("sac.log_std_max", f"must be above sac.log_std_min ({sac.log_std_min:g})"))
+    if rlv.contrastive_weight > 0 and rlv.paired_batch_size < 2:
+        problems.append(("rlv.paired_batch_size", "must be at least 2 for the contrastive loss (negatives)"))
+    return problems
+
+
+def option_name(field: str) -> str:
+    """The command-line option of a dotted field: `sac.batch_size` -> `--sac.batch-size`."""
+    return "--" + field.replace("_", "-")
+
+
+def check_config(config: Any, source: Path | None = None) -> None:
+    """Raise one RlvError for the first bad field of `config`: named as an option, or as a key of
+    `source` (the config.json it was read from)."""
+    problems = field_problems(config)
+    if not problems:
+        problems = combination_problems(config)
+    if problems:
+        field, problem = problems[0]
+        where = f"{source}: {field}" if source is not None else option_name(field)
+        raise RlvError(f"{where}: {problem}")
+
+
+def check_device(device: str, where: str = "--device") -> None:
+    """Refuse a device string torch does not know or cannot use on this machine."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise RlvError(f"{where}: unknown device {device!r} (use cpu, cuda or cuda:N)") from error
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RlvError(
+                f"{where}: {device!r} is not available: this torch has no usable CUDA GPU (use cpu)"
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise RlvError(f"{where}: {device!r} does not exist ({torch.cuda.device_count()} CUDA devices)")
+        return
+    if parsed.type == "mps" and torch.backends.mps.is_available():
+        return
+    raise RlvError(f"{where}: device {device!r} cannot be used here (use cpu, cuda or cuda:N)")
