@@ -192,7 +192,8 @@ def optimizer_mismatch(owner: Any) -> str | None:
             for param in group["params"]:
                 for key, moment in value.state.get(param, {}).items():
                     tensor = isinstance(moment, torch.Tensor)
-                    scalar = moment.ndim == 0 if tensor else isinstance(moment, int | float)
-                    if not scalar and (not tensor or moment.shape != param.shape):
-                        return f"{name} {key} is not a scalar or a tensor of shape {tuple(param.shape)}"
+                    if key == "step" and (moment.ndim == 0 if tensor else isinstance(moment, int | float)):
+                        continue
+                    if not tensor or moment.shape != param.shape:
+                        return f"{name} {key} is not a tensor of shape {tuple(param.shape)}"
     return None
