@@ -21,7 +21,8 @@ from rlv.checkpoint import checkpoint_candidates, load_state
 from rlv.cli import main
 from rlv.data.dataset import load_dataset, write_dataset
 from rlv.errors import RlvError
-from rlv.files import run_lock
+from rlv.files import make_dir_atomic, run_lock
+from rlv.logger import CsvLog, read_csv, truncate_csv
 from rlv.train import Trainer, resume, train
 
 VOLATILE = {"wall_time", "train/sps"}
@@ -225,3 +226,27 @@ def test_a_damaged_replay_file_is_refused_without_touching_the_buffer(tmp_path):
     with pytest.raises(RlvError, match=r"not a numpy \.npz archive"):
         buffer.load(tmp_path / "replay.npz")
     assert len(buffer) == 1 and len(other) == 0
+
+
+def test_a_run_directory_appears_whole_or_not_at_all(tmp_path):
+    def failing_fill(staging):
+        (staging / "config.json").write_text("{}")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        make_dir_atomic(tmp_path / "run", failing_fill)
+    assert os.listdir(tmp_path) == []
+    make_dir_atomic(tmp_path / "run", lambda staging: (staging / "config.json").write_text("{}"))
+    with pytest.raises(FileExistsError):
+        make_dir_atomic(tmp_path / "run", lambda staging: (staging / "other").write_text(""))
+    assert sorted(os.listdir(tmp_path)) == ["run"] and os.listdir(tmp_path / "run") == ["config.json"]
+
+
+def test_a_log_killed_before_its_header_gets_one_on_resume(tmp_path):
+    path = tmp_path / "train.csv"
+    path.touch()  # opened, then killed before the header was written
+    truncate_csv(path, 0)
+    log = CsvLog(path, ["env_step", "loss"])
+    log.write({"env_step": 100, "loss": 0.5})
+    log.close()
+    assert read_csv(path) == [{"env_step": 100.0, "loss": 0.5}]

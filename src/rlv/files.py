@@ -7,8 +7,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +35,25 @@ def shared_tmpdir(prefix: str, parent: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     os.chmod(tmp, 0o777 & ~current_umask())
     return tmp
+
+
+def make_dir_atomic(path: Path, fill: Callable[[Path], None]) -> None:
+    """Create the directory `path` holding what `fill(staging)` writes, in one step: filled as a
+    hidden sibling, then renamed, so a process killed meanwhile never leaves `path` half made (at
+    worst a hidden `.NAME.new-*` sibling). FileExistsError when `path` appeared meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = shared_tmpdir(f".{path.name}.new-", path.parent)
+    try:
+        fill(staging)
+        try:
+            os.rename(staging, path)  # refused onto a non-empty directory
+        except OSError as error:
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise FileExistsError(errno.EEXIST, "directory exists", str(path)) from error
+            raise
+        fsync_dir(path.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def fsync_dir(path: Path) -> None:

@@ -14,7 +14,7 @@ class CsvLog:
     """Append-only CSV with a fixed header; rows are flushed as they are written."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
-        fresh = not path.exists()
+        fresh = not path.exists() or path.stat().st_size == 0  # empty: killed before the header
         if not fresh:  # a resumed run keeps the header it was started with (older runs: fewer metrics)
             with open(path, newline="") as handle:
                 columns = next(csv.reader(handle), None) or columns
@@ -59,7 +59,9 @@ def truncate_csv(path: Path, max_step: int, step_column: str = "env_step") -> No
         return
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
+        columns = reader.fieldnames
+        if not columns:  # empty (killed before its header): CsvLog writes the header
+            return
         rows = [row for row in reader if int(float(row[step_column])) <= max_step]
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as handle:

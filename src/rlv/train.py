@@ -49,7 +49,7 @@ from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
 from rlv.evaluate import evaluate
-from rlv.files import run_lock, write_text_atomic
+from rlv.files import make_dir_atomic, run_lock, write_text_atomic
 from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
 from rlv.validation import check_config, check_device
 
@@ -378,12 +378,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if out.exists():
         raise exists
     setup = build(config)
-    try:
-        out.mkdir(parents=True)
+    try:  # the directory appears with its config.json: a kill never leaves one that cannot resume
+        make_dir_atomic(out, lambda staging: save_config(config, staging / "config.json"))
     except FileExistsError as error:  # another trainer created it meanwhile
         raise exists from error
     with run_lock(out):
-        save_config(config, out / "config.json")
         return Trainer(config, setup).run()
 
 
