@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,42 @@ class Args:
 
 def rlv(*args: str) -> list[str]:
     return [sys.executable, "-m", "rlv", *args]
+
+
+def wait_showing_evaluations(
+    processes: list[subprocess.Popen], runs: dict[str, Path], steps: int, every: float = 2.0
+) -> list[int]:
+    """Wait for the training processes, printing each evaluation row their runs write (the runs
+    train with --no-progress: two progress bars would overwrite each other); their exit codes."""
+    shown = dict.fromkeys(runs, -1)  # env step of the last row shown, per run
+    started = time.perf_counter()
+    while True:
+        finished = all(process.poll() is not None for process in processes)
+        for name, run in runs.items():
+            for row in eval_rows(run / "eval.csv"):
+                step = int(row["env_step"])
+                if step <= shown[name]:
+                    continue
+                minutes, seconds = divmod(int(time.perf_counter() - started), 60)
+                print(
+                    f"  [{minutes:d}:{seconds:02d}] {name}: env step {step:>6}/{steps}"
+                    f"  eval return {float(row['eval/return']):7.1f}",
+                    flush=True,
+                )
+                shown[name] = step
+        if finished:
+            return [process.returncode for process in processes]
+        time.sleep(every)
+
+
+def eval_rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a run's eval.csv so far (none before it exists)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    complete = text[: text.rfind("\n") + 1]  # a row being written is shown next time
+    return list(csv.DictReader(io.StringIO(complete)))
 
 
 def main(args: Args) -> None:
@@ -64,7 +103,7 @@ def main(args: Args) -> None:
         )
         print("running:", " ".join(command[2:]), flush=True)
         processes.append(subprocess.Popen(command))
-    if any(process.wait() != 0 for process in processes):
+    if any(code != 0 for code in wait_showing_evaluations(processes, runs, args.steps)):
         sys.exit("demo: a training run failed (see its output above)")
     subprocess.run(
         rlv(
