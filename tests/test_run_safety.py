@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import random_episode, tiny_config
+from test_train import train_interrupted_at
 from test_validation import snapshot
 
 import rlv.checkpoint
@@ -23,7 +24,7 @@ from rlv.data.dataset import load_dataset, write_dataset
 from rlv.errors import RlvError
 from rlv.files import make_dir_atomic, run_lock
 from rlv.logger import CsvLog, read_csv, truncate_csv
-from rlv.train import Trainer, resume, train
+from rlv.train import resume, train
 
 VOLATILE = {"wall_time", "train/sps"}
 
@@ -64,17 +65,7 @@ def test_run_killed_before_its_first_checkpoint_starts_over_on_resume(
     tmp_path, reference, monkeypatch, capsys
 ):
     config = short(tmp_path, "run", checkpoint_every=200)
-    original_update = Trainer.update
-
-    def dying_update(self):
-        if self.counters.env_step == 150:  # the first checkpoint is due at the episode end at 200
-            raise KeyboardInterrupt
-        return original_update(self)
-
-    monkeypatch.setattr(Trainer, "update", dying_update)
-    with pytest.raises(KeyboardInterrupt):
-        train(config)
-    monkeypatch.setattr(Trainer, "update", original_update)
+    train_interrupted_at(monkeypatch, config, 150)  # the first checkpoint is due at the episode end at 200
     assert not (config.out / "checkpoints").exists() and rows(config.out / "eval.csv")
     resume(config.out, progress=False)
     assert "has no checkpoint yet; starting it over" in capsys.readouterr().err

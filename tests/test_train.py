@@ -26,6 +26,21 @@ def final_agent(run):
     return load_state(run / "checkpoints" / "final" / "state.pt")["agent"]
 
 
+def train_interrupted_at(monkeypatch, config, env_step):
+    """Start `config`'s run and interrupt it (KeyboardInterrupt) in the update at `env_step`."""
+    original_update = Trainer.update
+
+    def dying_update(self):
+        if self.counters.env_step == env_step:
+            raise KeyboardInterrupt
+        return original_update(self)
+
+    monkeypatch.setattr(Trainer, "update", dying_update)
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    monkeypatch.setattr(Trainer, "update", original_update)
+
+
 def assert_same_state(a, b):
     if isinstance(a, dict):
         assert a.keys() == b.keys()
@@ -57,17 +72,9 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, acrobot_dat
     train(reference)
 
     interrupted = dataclasses.replace(reference, out=tmp_path / "b" / "run")
-    original_update = Trainer.update
-
-    def dying_update(self):
-        if self.counters.env_step == 470:  # after the checkpoint at the first episode end past 400
-            raise KeyboardInterrupt
-        return original_update(self)
-
-    monkeypatch.setattr(Trainer, "update", dying_update)
-    with pytest.raises(KeyboardInterrupt):
-        train(interrupted)
-    monkeypatch.setattr(Trainer, "update", original_update)
+    train_interrupted_at(
+        monkeypatch, interrupted, 470
+    )  # after the checkpoint at the first episode end past 400
     assert not (interrupted.out / "summary.json").exists()
     checkpoint = latest_checkpoint(interrupted.out)
     assert checkpoint is not None and 400 <= load_state(checkpoint / "state.pt")["counters"]["env_step"] < 470
