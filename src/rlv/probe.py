@@ -192,9 +192,10 @@ def train_method(config: ProbeConfig, method: ProbeMethod, data: ProbeData) -> t
     agent = build_agent(train_config, robot_obs.shape[1:], robot_actions.shape[1])
     assert isinstance(agent, RLV)
     rng = np.random.default_rng(config.seed)
-    pair_rows = rng.choice(data.paired.frames["robot"][:, :].reshape(-1, *robot_obs.shape[1:]).shape[0],
-                           size=config.paired, replace=False)  # fmt: skip
-    pairs = {d: f.reshape(-1, *robot_obs.shape[1:])[pair_rows] for d, f in data.paired.frames.items()}
+    shape = robot_obs.shape[1:]
+    pair_rows = rng.choice(data.paired.states.shape[0] * data.paired.states.shape[1], size=config.paired,
+                           replace=False)  # fmt: skip
+    pairs = {d: f.reshape(-1, *shape)[pair_rows] for d, f in data.paired.frames.items()}
     robot_rows, obs_rows = train_config.sac.batch_size, train_config.rlv.obs_batch_size
     history: list[dict[str, float]] = []
     for _ in range(config.updates):
