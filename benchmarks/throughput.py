@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import tyro
 
-from rlv.agents import RLV, SAC
+from rlv.agents import RLV, SAC, Batches
 from rlv.config import RLVConfig, SACConfig
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.replay import ObservationSampler, ReplayBuffer
@@ -104,17 +104,17 @@ def main(args: Args) -> None:
         )
         for i in range(0, 5000, 100)
     ]
-    sampler = ObservationSampler(Dataset(Path("."), {"obs_shape": [6]}, episodes), RLVConfig(), seed=0)
+    sampler = ObservationSampler(Dataset(Path("."), {"obs_shape": [6]}, episodes), seed=0)
     device = torch.device("cpu")
     sac = SAC(6, 1, SACConfig())
     rlv = RLV(6, 1, SACConfig(), RLVConfig())
     rates = {
         "rlv SAC (ours)": best_rate(
-            lambda: sac.update(replay.sample(256, device)), args.updates, args.warmup, args.repeats
+            lambda: sac.update(Batches(replay.sample(256, device))), args.updates, args.warmup, args.repeats
         ),
         "Stable-Baselines3 SAC": best_rate(sb3_learner(transitions), args.updates, args.warmup, args.repeats),
         "rlv RLV (ours)": best_rate(
-            lambda: rlv.update(replay.sample(256, device), sampler.sample(256, device)),
+            lambda: rlv.update(Batches(replay.sample(256, device), sampler.sample(256, device))),
             args.updates,
             args.warmup,
             args.repeats,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from rlv.config import RLVConfig, SACConfig, TrainConfig
+from rlv.config import RLVConfig, SACConfig, TrainConfig, with_algo
 from rlv.data.collect import collect_acrobot
 from rlv.data.dataset import Episode, write_dataset
 from rlv.envs import make_env
@@ -36,7 +36,6 @@ def tiny_config(tmp_path: Path, algo: str, dataset: Path | None = None, **change
     """A run that finishes in seconds."""
     config = TrainConfig(
         env="acrobot",
-        algo=algo,
         total_steps=600,
         random_steps=200,
         eval_every=200,
@@ -46,9 +45,9 @@ def tiny_config(tmp_path: Path, algo: str, dataset: Path | None = None, **change
         out=tmp_path / f"run-{algo}",
         progress=False,
         sac=TINY_SAC,
-        rlv=RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
     )
-    return dataclasses.replace(config, **changes)
+    options = RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)) if algo == "rlv" else None
+    return dataclasses.replace(with_algo(config, algo, options), **changes)
 
 
 def random_episode(length: int = 10, obs_dim: int = 6, seed: int = 0, success: bool = True) -> Episode:

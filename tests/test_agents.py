@@ -4,7 +4,7 @@ runs are identical, state dicts round-trip; plus the RLV relabelling rules."""
 import pytest
 import torch
 
-from rlv.agents import RLV, SAC, ObservationBatch, RobotBatch
+from rlv.agents import RLV, SAC, Batches, ObservationBatch, RobotBatch
 from rlv.config import RLVConfig, SACConfig
 
 SAC_CONFIG = SACConfig(hidden=(32, 32))
@@ -44,8 +44,8 @@ def make(algo: str, seed: int = 0, **rlv: object) -> SAC | RLV:
 
 def update(agent: SAC | RLV, seed: int = 0) -> dict[str, float]:
     if isinstance(agent, RLV):
-        return agent.update(robot_batch(seed), obs_batch(seed + 100))
-    return agent.update(robot_batch(seed))
+        return agent.update(Batches(robot_batch(seed), obs_batch(seed + 100)))
+    return agent.update(Batches(robot_batch(seed)))
 
 
 def sac_of(agent: SAC | RLV) -> SAC:

@@ -95,9 +95,13 @@ def test_collect_train_kill_resume_eval_plot(workdir):
 
 
 def test_presets_and_help(workdir):
-    assert "acrobot-rlv" in rlv("presets", cwd=workdir).stdout
+    presets = rlv("presets", cwd=workdir).stdout
+    assert "acrobot-rlv" in presets and "methods" in presets and "inverse model" in presets
     help_text = rlv("train", "--help", cwd=workdir).stdout
-    assert "--rlv.reward-scale" in help_text and "Relabelled reward" in help_text
+    assert "--sac.batch-size" in help_text and "--rlv." not in help_text and "--algo" in help_text
+    for args in (["acrobot-rlv", "--help"], ["--algo", "rlv", "--help"]):
+        help_text = rlv("train", *args, cwd=workdir).stdout
+        assert "--rlv.reward-scale" in help_text and "Relabelled reward" in help_text
 
 
 def write_nan_dataset(workdir):

@@ -5,10 +5,12 @@ import pytest
 import torch
 from conftest import random_episode
 
+from rlv.agents import rlv as rlv_method
 from rlv.config import RLVConfig
 from rlv.data.dataset import load_dataset, write_dataset
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.errors import RlvError
+from rlv.observation import ObservationKind
 
 
 def test_round_trip(tmp_path):
@@ -28,10 +30,10 @@ def test_round_trip(tmp_path):
 def test_sampler_marks_only_successful_ends_done(tmp_path):
     write_dataset(tmp_path / "ds", [random_episode(5, seed=0), random_episode(4, seed=1, success=False)], {})
     dataset = load_dataset(tmp_path / "ds")
-    sampler = ObservationSampler(dataset, RLVConfig(), seed=0)
+    sampler = ObservationSampler(dataset, seed=0)
     assert sampler.done.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]
     np.testing.assert_array_equal(sampler.next_obs[0], dataset.episodes[0].obs[1])
-    quirk = ObservationSampler(dataset, RLVConfig(timelimit_done=True), seed=0)
+    quirk = ObservationSampler(dataset, seed=0, timelimit_done=True)
     assert quirk.done.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 1]
     batch = sampler.sample(64, torch.device("cpu"))
     assert batch.obs.shape == (64, 6) and batch.true_action.shape == (64, 1)
@@ -42,7 +44,12 @@ def test_oracle_ablation_needs_true_actions(tmp_path):
     episode.true_actions = None
     write_dataset(tmp_path / "ds", [episode], {})
     with pytest.raises(RlvError, match="true_actions"):
-        ObservationSampler(load_dataset(tmp_path / "ds"), RLVConfig(action_source="oracle"), seed=0)
+        rlv_method.check(
+            RLVConfig(dataset=tmp_path / "ds", action_source="oracle"),
+            ObservationKind((6,)),
+            ObservationSampler(load_dataset(tmp_path / "ds"), seed=0),
+            "acrobot",
+        )
 
 
 def corrupt_cases(path):

@@ -19,8 +19,9 @@ from test_validation import RANGE_BAD, all_fields, kind_of, set_field, snapshot
 
 from rlv.checkpoint import checkpoint_dirs
 from rlv.cli import main
+from rlv.config import RLVConfig, config_to_dict
 from rlv.train import Trainer, train
-from rlv.validation import RANGES, option_name
+from rlv.validation import option_name, ranges_of
 
 SCALE = float(os.environ.get("RLV_FUZZ_SCALE", "1"))
 
@@ -46,6 +47,8 @@ def assert_one_error(capsys, argv: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ command lines
+RANGES = ranges_of("rlv")
+"""Range checks of every field of an rlv run (the run's, --sac.* and --rlv.*)."""
 NUMBER_FIELDS = [name for name in RANGES if kind_of(name) in ("int", "float")]
 CHOICE_FIELDS = {name: values[0] for name, values in RANGE_BAD.items() if kind_of(name) == "str" and values}
 VALID_EXTRAS = [
@@ -194,6 +197,8 @@ def bad_config_edit():
 def apply_edit(original: dict, edit: tuple) -> bytes:
     kind, where, value = edit
     data = json.loads(json.dumps(original))
+    if where.split(".")[0] == "rlv":  # the finished run is SAC's; make it a run of the rlv method
+        data |= {"algo": "rlv", "rlv": config_to_dict(RLVConfig())}
     if kind == "field":
         set_field(data, where, value)
     elif kind == "unknown":

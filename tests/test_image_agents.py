@@ -5,7 +5,7 @@ with alignment='original', the released code's behaviour)."""
 import pytest
 import torch
 
-from rlv.agents import RLV, SAC, ObservationBatch, RobotBatch
+from rlv.agents import RLV, SAC, Batches, ObservationBatch, RobotBatch
 from rlv.agents.base import PairedBatch
 from rlv.config import RLVConfig, SACConfig
 from rlv.nets import ImageEncoder, RandomShift
@@ -78,7 +78,11 @@ def test_critic_trains_encoder_actor_does_not(algo):
 @pytest.mark.parametrize("algo", ["sac", "rlv"])
 def test_full_image_update_and_action(algo):
     agent = make(algo)
-    metrics = agent.update(robot_batch()) if algo == "sac" else agent.update(robot_batch(), obs_batch())
+    metrics = (
+        agent.update(Batches(robot_batch()))
+        if algo == "sac"
+        else agent.update(Batches(robot_batch(), obs_batch()))
+    )
     assert metrics["loss/critic"] > 0
     action = agent.act(images(1, 9)[0].numpy())
     assert action.shape == (ACT_DIM,) and abs(action).max() <= 1
@@ -107,7 +111,7 @@ def test_idm_encoder_weight_changes_only_the_encoder_step():
     for weight in (0.0, 1.0):
         agent = make("rlv", idm_encoder_weight=weight)
         torch.manual_seed(1)
-        metrics = agent.update(robot_batch(), obs_batch())
+        metrics = agent.update(Batches(robot_batch(), obs_batch()))
         updates[weight] = (snapshot(agent.sac.encoder), snapshot(agent.idm), metrics)
     (encoder_0, idm_0, metrics_0), (encoder_1, idm_1, _) = updates[0.0], updates[1.0]
     assert any(not torch.equal(a, b) for a, b in zip(encoder_0, encoder_1, strict=True))
@@ -165,7 +169,7 @@ def test_discriminator_step_moves_only_the_discriminator():
 def test_rlv_image_update_with_alignment_moves_discriminator_and_encoder():
     agent = make("rlv", alignment="adversarial")
     encoder, discriminator = snapshot(agent.sac.encoder), snapshot(agent.discriminator)
-    metrics = agent.update(robot_batch(), obs_batch(), paired_batch())
+    metrics = agent.update(Batches(robot_batch(), obs_batch(), paired_batch()))
     assert changed(encoder, agent.sac.encoder) and changed(discriminator, agent.discriminator)
     assert {"loss/domain", "loss/generator", "loss/paired", "stat/domain_accuracy"} <= set(metrics)
 

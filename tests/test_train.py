@@ -126,6 +126,15 @@ def test_bad_input_leaves_no_run(tmp_path, acrobot_dataset, changes, message):
     assert not config.out.exists()
 
 
+@pytest.mark.parametrize("option", ["idm_encoder_weight", "temporal_weight"])
+def test_encoder_options_of_rlv_need_images(tmp_path, acrobot_dataset, option):
+    config = tiny_config(tmp_path, "rlv", acrobot_dataset)
+    config = dataclasses.replace(config, rlv=dataclasses.replace(config.rlv, **{option: 1.0}))
+    with pytest.raises(RlvError, match="needs an image task"):
+        train(config)
+    assert not config.out.exists()
+
+
 def test_resume_errors(tmp_path):
     with pytest.raises(RlvError, match="no such run directory"):
         resume(tmp_path / "absent")

@@ -19,7 +19,7 @@ from test_image_agents import (
     snapshot,
 )
 
-from rlv.agents import RLV
+from rlv.agents import RLV, Batches
 from rlv.config import RLVConfig, SACConfig
 from rlv.nets import AppearanceRandomisation, ImageEncoder, RandomShift
 
@@ -115,7 +115,7 @@ def test_dann_discriminator_is_spectrally_normalised():
 def test_update_counter_is_saved_and_restored():
     agent = make(alignment="dann")
     for _ in range(3):
-        agent.update(robot_batch(), obs_batch())
+        agent.update(Batches(robot_batch(), obs_batch()))
     assert agent.updates == 3
     other = make(alignment="dann")
     other.load_state_dict(agent.state_dict())
@@ -161,7 +161,7 @@ def test_new_options_off_leave_the_update_as_it_was():
     for options in ({}, {"contrastive_weight": 0.0, "temporal_weight": 0.0, "alignment_ramp_steps": 7}):
         agent = make(**options)
         torch.manual_seed(5)
-        agent.update(robot_batch(), obs_batch())
+        agent.update(Batches(robot_batch(), obs_batch()))
         results.append(snapshot(agent.sac.encoder) + snapshot(agent.sac.critic) + [torch.get_rng_state()])
     assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
 

@@ -14,7 +14,7 @@ import torch
 from conftest import tiny_config
 
 from rlv.cli import main
-from rlv.config import RLVConfig, SACConfig, TrainConfig
+from rlv.config import RLVConfig, SACConfig, config_to_dict, config_type
 from rlv.train import Trainer, train
 from rlv.validation import option_name
 
@@ -95,7 +95,11 @@ WRONG_TYPE: dict[str, list] = {
 """Values of the wrong JSON type for a field (config.json only), by the field's kind."""
 
 
-def all_fields(cls: type = TrainConfig, prefix: str = "") -> dict[str, dataclasses.Field]:
+RLV_RUN = config_type("rlv")
+"""The run config of the rlv method: the run's fields, `sac` and the method's own `rlv` options."""
+
+
+def all_fields(cls: type = RLV_RUN, prefix: str = "") -> dict[str, dataclasses.Field]:
     fields = {}
     for item in dataclasses.fields(cls):
         if item.name in ("sac", "rlv"):
@@ -107,7 +111,7 @@ def all_fields(cls: type = TrainConfig, prefix: str = "") -> dict[str, dataclass
 
 
 def kind_of(name: str) -> str:
-    default = dataclasses.asdict(TrainConfig())
+    default = dataclasses.asdict(RLV_RUN())
     for part in name.split("."):
         default = default[part]
     annotation = str(all_fields()[name].type)
@@ -156,7 +160,8 @@ def tokens(value: object) -> list[str]:
 def test_bad_option_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch, name, value):
     monkeypatch.setattr(Trainer, "run", lambda self: pytest.fail("a bad option started training"))
     monkeypatch.chdir(tmp_path)
-    code, lines = run_cli(capsys, "train", "--out", "run", option_name(name), *tokens(value))
+    method = ["--algo", "rlv"] if name.startswith("rlv.") else []  # the rlv method's own options
+    code, lines = run_cli(capsys, "train", "--out", "run", *method, option_name(name), *tokens(value))
     assert code == 1 and len(lines) == 1 and lines[0].startswith("rlv: error: "), lines
     expected = "--sac.log-std" if "log_std" in name else option_name(name)
     assert expected in lines[0], lines
@@ -192,6 +197,8 @@ def test_bad_config_json_field_is_refused_naming_file_and_key(finished_run, caps
     path = finished_run / "config.json"
     original = path.read_text()
     data = json.loads(original)
+    if name.split(".")[0] == "rlv":  # the finished run is SAC's; make it a run of the rlv method
+        data |= {"algo": "rlv", "rlv": config_to_dict(RLVConfig())}
     set_field(data, name, value)
     path.write_text(json.dumps(data))
     before = snapshot(finished_run)

@@ -14,7 +14,7 @@
     rlv data split DS --train A --heldout B     train / held-out episodes
     rlv data from-minari ID --out DS            convert a local Minari dataset
     rlv data from-lerobot DIR --out DS          convert a local LeRobot (v2.x, v3.x) dataset
-    rlv presets                                 list the named presets
+    rlv presets                                 list the named presets and the methods
 
 Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit status 1.
 """
@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import tyro
 
-from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset
+from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset, with_algo
 from rlv.errors import RlvError
 from rlv.files import is_disk_error
 
@@ -144,6 +144,7 @@ def parse_error(box: str) -> str:
 
 
 def cmd_train(args: list[str]) -> None:
+    from rlv.agents.registry import METHODS
     from rlv.train import resume, train
 
     if "--resume" in args:
@@ -153,20 +154,36 @@ def cmd_train(args: list[str]) -> None:
     else:
         preset = args.pop(0) if args and not args[0].startswith("-") else None
         default = get_preset(preset) if preset else TrainConfig()
-        description = "Train SAC or RLV. Optional first argument: a preset, one of: " + ", ".join(PRESETS)
-        config = parse(TrainConfig, args, "rlv train [PRESET]", default=default, description=description)
+        algo = algo_option(args)
+        if algo is not None and algo != default.algo:
+            try:
+                default = with_algo(default, algo)
+            except RlvError as error:
+                raise RlvError(f"--algo: {error}") from error
+        description = (
+            f"Train one run of the method {default.algo!r}. --algo NAME picks the method (one of: "
+            f"{', '.join(METHODS)}); a method's own options, --NAME.*, are listed with --algo NAME "
+            "--help or a preset of it. Optional first argument: a preset, one of: " + ", ".join(PRESETS)
+        )
+        config = parse(type(default), args, "rlv train [PRESET]", default=default, description=description)
         if not config.label:
             config = dataclasses.replace(config, label=config.algo)
-        if preset and preset.endswith("-paired") and config.rlv.paired_dataset is None:
-            raise RlvError(
-                f"preset {preset} needs paired frames: --rlv.paired-dataset DIR (rlv collect --paired N)"
-            )
         summary = train(config)
         out = config.out
     print(
         f"finished {out}: env steps {summary['env_step']}, eval/return {summary['eval/return']:.2f}, "
         f"eval/success {summary['eval/success']:.2f}"
     )
+
+
+def algo_option(args: list[str]) -> str | None:
+    """The value of `--algo` on a `rlv train` command line (it decides which options exist)."""
+    for index, arg in enumerate(args):
+        if arg == "--algo" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--algo="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def cmd_collect(args: list[str]) -> None:
@@ -204,9 +221,14 @@ def cmd_data(args: list[str]) -> None:
 
 
 def cmd_presets(args: list[str]) -> None:
-    width = max(map(len, PRESETS))
+    from rlv.agents.registry import METHODS
+
+    width = max(map(len, [*PRESETS, *METHODS]))
     for name in PRESETS:
         print(f"{name:<{width}}  {PRESET_HELP.get(name, '')}")
+    print("\nmethods (rlv train --algo NAME, options --NAME.*):")
+    for name, spec in METHODS.items():
+        print(f"{name:<{width}}  {spec.summary}")
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {

@@ -130,8 +130,9 @@ class TrainConfig:
     domain: Literal["robot", "humanlike"] = "robot"
     """Image tasks: how the agent's own camera renders the scene: robot, or humanlike (the robot in
     a scene recoloured like the human videos': the original paper's HumanLike setting)."""
-    algo: Literal["sac", "rlv"] = "sac"
-    """Algorithm: plain SAC on robot data, or RLV (SAC on robot + labelled observation data)."""
+    algo: str = "sac"
+    """Method: sac (SAC from scratch), rlv (SAC on robot + labelled observation data), or any other
+    registered method (`rlv presets` lists them); its own options are `--<algo>.*`."""
     label: str = ""
     """Method name used to group runs in plots and tables (defaults to the preset name or algo)."""
     seed: int = 0
@@ -169,11 +170,51 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar with steps/s and the last evaluation."""
     sac: SACConfig = field(default_factory=SACConfig)
-    rlv: RLVConfig = field(default_factory=RLVConfig)
+    """The SAC learner every method here builds on (also its image encoder and augmentation)."""
+
+
+_METHOD_TYPES: dict[tuple[str, type], type] = {}
+
+
+def method_config_type(name: str, options: type | None) -> type[TrainConfig]:
+    """TrainConfig plus the field `name: options` (the method's own options, `--name.*` on the
+    command line and `name` in config.json); TrainConfig itself for a method without options."""
+    if options is None:
+        return TrainConfig
+    if (name, options) not in _METHOD_TYPES:
+        _METHOD_TYPES[name, options] = dataclasses.make_dataclass(
+            f"TrainConfig_{name}",
+            [(name, options, field(default_factory=options))],
+            bases=(TrainConfig,),
+            frozen=True,
+        )
+    return _METHOD_TYPES[name, options]
+
+
+def config_type(algo: str) -> type[TrainConfig]:
+    """The config type of a run of the registered method `algo` (RlvError when unknown)."""
+    from rlv.agents.registry import method_spec
+
+    return method_config_type(algo, method_spec(algo).options)
+
+
+def with_algo(config: TrainConfig, algo: str, options: Any = None) -> TrainConfig:
+    """`config`'s run settings for the method `algo`, with its `options` (default: its defaults;
+    the options of the previous method are dropped)."""
+    kind = config_type(algo)
+    core = {item.name: getattr(config, item.name) for item in dataclasses.fields(TrainConfig)}
+    extra = {algo: options} if options is not None else {}
+    return kind(**(core | {"algo": algo} | extra))
+
+
+def _rlv(base: TrainConfig, options: RLVConfig) -> TrainConfig:
+    """`base` as an RLV run with `options` (presets are built without the registry: no import cycle)."""
+    core = {item.name: getattr(base, item.name) for item in dataclasses.fields(TrainConfig)}
+    return method_config_type("rlv", RLVConfig)(**(core | {"algo": "rlv", "rlv": options}))
 
 
 def _acrobot_rlv(**rlv: Any) -> TrainConfig:
-    return TrainConfig(env="acrobot", algo="rlv", rlv=RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
+    return _rlv(TrainConfig(env="acrobot"), RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
 
 
 _IMAGE_TASKS: dict[str, TrainConfig] = {
@@ -207,12 +248,9 @@ def _image_rlv(task: str, **rlv: Any) -> TrainConfig:
     relabelled to the tasks' own sparse scale (-1 per step, 0 at success)."""
     base = _IMAGE_TASKS[task]
     batch = base.sac.batch_size
-    return dataclasses.replace(
+    return _rlv(
         base,
-        algo="rlv",
-        rlv=RLVConfig(
-            obs_batch_size=batch, paired_batch_size=batch, reward_scale=0.0, reward_bottom=-1.0, **rlv
-        ),
+        RLVConfig(obs_batch_size=batch, paired_batch_size=batch, reward_scale=0.0, reward_bottom=-1.0, **rlv),
     )
 
 
@@ -342,6 +380,27 @@ def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     return cls(**{key: _coerce(hints[key], value) for key, value in data.items()})
 
 
+def run_config_type(data: Any) -> type[TrainConfig]:
+    """The config type of a run read from JSON, by its `algo` (an RlvError naming the key)."""
+    algo = data.get("algo", "sac") if isinstance(data, dict) else "sac"
+    if type(algo) is not str:
+        raise RlvError(f"algo: must be a string, got {algo!r}")
+    try:
+        return config_type(algo)
+    except RlvError as error:
+        raise RlvError(f"algo: {error}") from error
+
+
+def legacy_fields(data: Any) -> Any:
+    """Config files written before the method registry hold an `rlv` block for every algo; for a
+    method other than rlv it never had an effect, and is dropped."""
+    if isinstance(data, dict) and data.get("algo", "sac") != "rlv" and isinstance(data.get("rlv"), dict):
+        kind = run_config_type(data)
+        if "rlv" not in {item.name for item in dataclasses.fields(kind)}:
+            return {key: value for key, value in data.items() if key != "rlv"}
+    return data
+
+
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write the resolved config as JSON (atomically: a full disk leaves the old file)."""
     from rlv.files import write_text_atomic
@@ -363,7 +422,7 @@ def load_config(path: Path) -> TrainConfig:
     except (OSError, ValueError) as error:  # unreadable, not UTF-8, an integer of >4300 digits
         raise RlvError(f"{path}: unreadable ({error})") from error
     try:
-        config = config_from_dict(TrainConfig, data, "the top level")
+        config = config_from_dict(run_config_type(data), legacy_fields(data), "the top level")
     except RlvError as error:
         raise RlvError(f"{path}: {error}") from error
     check_config(config, source=path)

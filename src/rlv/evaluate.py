@@ -16,6 +16,7 @@ from rlv.data.tools import VIDEO_CODECS, write_video
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
+from rlv.observation import ObservationKind
 from rlv.validation import MAX_SEED, check_device
 
 
@@ -76,7 +77,8 @@ def evaluate_run(
     env = make_env(config.env, seed, config.horizon, config.domain)
     if video and getattr(env, "render_mode", None) is None:
         raise RlvError(f"--video: environment {config.env!r} does not render frames; no video for it")
-    agent = build_agent(config, env.observation_space.shape, env.action_space.shape[0])
+    obs = ObservationKind.of_space(env.observation_space, config.env)
+    agent = build_agent(config, obs, env.action_space.shape[0])
 
     def load(path: Path) -> None:
         state = load_state(path / STATE_FILE)

@@ -37,6 +37,7 @@ from rlv.config import TrainConfig, get_preset
 from rlv.data.collect import NoisyScriptedExpert, replay_actions
 from rlv.envs import make_env
 from rlv.errors import RlvError
+from rlv.observation import ObservationKind
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def train_method(config: ProbeConfig, method: ProbeMethod, data: ProbeData) -> t
     robot_obs, robot_next, robot_actions = transitions(data.robot, method.robot_domain)
     human_obs, human_next, human_actions = transitions(data.human, "human")
     torch.manual_seed(config.seed)
-    agent = build_agent(train_config, robot_obs.shape[1:], robot_actions.shape[1])
+    agent = build_agent(train_config, ObservationKind(tuple(robot_obs.shape[1:])), robot_actions.shape[1])
     assert isinstance(agent, RLV)
     rng = np.random.default_rng(config.seed)
     shape = robot_obs.shape[1:]

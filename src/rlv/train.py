@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlv.agents import RLV, SAC, Agent, build_agent, is_image
+from rlv.agents import Agent, Batches, Streams, build_agent, method_options, method_spec
 from rlv.checkpoint import (
     LOAD_ERRORS,
     REPLAY_FILE,
@@ -51,6 +51,7 @@ from rlv.errors import RlvError
 from rlv.evaluate import evaluate
 from rlv.files import make_dir_atomic, run_lock, write_text_atomic
 from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
+from rlv.observation import ObservationKind
 from rlv.validation import check_config, check_device
 
 EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
@@ -77,7 +78,8 @@ class Counters:
 
 @dataclass
 class Setup:
-    """Everything a run needs, built and validated before its directory is touched."""
+    """Everything a run needs, built and validated before its directory is touched: the streams
+    its method declares (robot replay always; observation and paired samplers when declared)."""
 
     env: gym.Env
     eval_env: gym.Env
@@ -86,65 +88,54 @@ class Setup:
     sampler: ObservationSampler | None
     explore_rng: np.random.Generator
     paired: PairedSampler | None = None
+    streams: Streams = dataclasses.field(default_factory=Streams)
 
 
 def build(config: TrainConfig) -> Setup:
-    """Validate the config against env and data, seed everything, build agent and buffers."""
+    """Validate the config against env and data, seed everything, build the method's agent and the
+    data streams it declares."""
     env = make_env(config.env, config.seed, config.horizon, config.domain)
     eval_env = make_env(config.env, config.seed + 1, config.horizon, config.domain)
-    space = env.observation_space
-    if not isinstance(space, gym.spaces.Box) or not (len(space.shape) == 1 or is_image(space.shape)):
-        raise RlvError(
-            f"environment {config.env!r}: observations {space} are neither a vector nor HxWx3 images"
-        )
-    sampler = None
-    if config.algo == "rlv":
-        if config.rlv.dataset is None:
-            raise RlvError("algo=rlv needs an observation dataset: --rlv.dataset DIR")
-        dataset = load_dataset(config.rlv.dataset, config.rlv.max_episodes)
-        if dataset.obs_shape != space.shape:
-            raise RlvError(
-                f"{config.rlv.dataset}: observations have shape {dataset.obs_shape}, "
-                f"but {config.env} observations have shape {space.shape}"
-            )
-        if is_image(space.shape) and dataset.meta["obs_dtype"] != "uint8":
-            raise RlvError(
-                f"{config.rlv.dataset}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
-            )
-        sampler = ObservationSampler(dataset, config.rlv, seed=config.seed + 3)
-    paired = check_image_options(config, space.shape)
+    obs = ObservationKind.of_space(env.observation_space, config.env)
+    obs.check_options(config.sac, config.env)
+    spec, options = method_spec(config.algo), method_options(config)
+    streams = spec.streams(options)
+    sampler = observation_sampler(streams, obs, config) if streams.observations is not None else None
+    spec.check(options, obs, sampler, config.env)
+    paired = paired_sampler(streams, obs, config) if streams.paired is not None else None
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
-    agent = build_agent(config, space.shape, env.action_space.shape[0])
-    obs_dtype = np.uint8 if is_image(space.shape) else np.float32
-    replay = ReplayBuffer(
-        space.shape, env.action_space.shape[0], config.replay_size, config.seed + 2, obs_dtype
-    )
-    return Setup(env, eval_env, agent, replay, sampler, np.random.default_rng(config.seed + 4), paired)
+    act_dim = env.action_space.shape[0]
+    agent = build_agent(config, obs, act_dim)
+    replay = ReplayBuffer(obs.shape, act_dim, config.replay_size, config.seed + 2, obs.dtype)
+    explore_rng = np.random.default_rng(config.seed + 4)
+    return Setup(env, eval_env, agent, replay, sampler, explore_rng, paired, streams)
 
 
-def check_image_options(config: TrainConfig, obs_shape: tuple[int, ...]) -> PairedSampler | None:
-    """Reject alignment options that cannot apply; load the paired frames when asked for."""
-    rlv = config.rlv
-    if config.algo != "rlv" and (rlv.alignment != "none" or rlv.paired_dataset is not None):
-        raise RlvError("--rlv.alignment and --rlv.paired-dataset need algo=rlv")
-    if not is_image(obs_shape) and (rlv.alignment != "none" or rlv.paired_dataset is not None):
-        raise RlvError(f"environment {config.env!r} has state observations; domain alignment needs images")
-    if rlv.idm_encoder_weight and (config.algo != "rlv" or not is_image(obs_shape)):
-        raise RlvError("--rlv.idm-encoder-weight needs algo=rlv on an image task (it trains the encoder)")
-    if rlv.temporal_weight and (config.algo != "rlv" or not is_image(obs_shape)):
-        raise RlvError("--rlv.temporal-weight needs algo=rlv on an image task (it trains the encoder)")
-    if config.sac.appearance != "none" and not is_image(obs_shape):
-        raise RlvError(f"environment {config.env!r} has state observations; --sac.appearance needs images")
-    if rlv.contrastive_weight and rlv.paired_dataset is None:
-        raise RlvError("--rlv.contrastive-weight needs paired frames: --rlv.paired-dataset DIR")
-    if rlv.paired_dataset is None:
-        return None
-    frames = load_paired(rlv.paired_dataset)
-    if tuple(frames.robot.shape[1:]) != tuple(obs_shape):
+def observation_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> ObservationSampler:
+    """The declared observation dataset, checked against the env's observations."""
+    assert streams.observations is not None
+    dataset = load_dataset(streams.observations, streams.max_episodes)
+    if dataset.obs_shape != obs.shape:
         raise RlvError(
-            f"{rlv.paired_dataset}: paired frames have shape {frames.robot.shape[1:]}, "
-            f"but {config.env} observations have shape {tuple(obs_shape)}"
+            f"{streams.observations}: observations have shape {dataset.obs_shape}, "
+            f"but {config.env} observations have shape {obs.shape}"
+        )
+    if obs.image and dataset.meta["obs_dtype"] != "uint8":
+        raise RlvError(
+            f"{streams.observations}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
+        )
+    return ObservationSampler(dataset, seed=config.seed + 3, timelimit_done=streams.timelimit_done)
+
+
+def paired_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> PairedSampler:
+    """The declared paired frames, checked against the env's observations."""
+    assert streams.paired is not None
+    frames = load_paired(streams.paired)
+    if tuple(frames.robot.shape[1:]) != obs.shape:
+        raise RlvError(
+            f"{streams.paired}: paired frames have shape {frames.robot.shape[1:]}, "
+            f"but {config.env} observations have shape {obs.shape}"
         )
     return PairedSampler(frames, seed=config.seed + 5)
 
@@ -327,16 +318,12 @@ class Trainer:
         return self.setup.agent.act(obs)
 
     def update(self) -> dict[str, float]:
-        """One gradient step of the agent on fresh batches."""
-        setup, config = self.setup, self.config
-        robot = setup.replay.sample(config.sac.batch_size, self.device)
-        if isinstance(setup.agent, RLV):
-            assert setup.sampler is not None
-            observation = setup.sampler.sample(config.rlv.obs_batch_size, self.device)
-            paired = setup.paired.sample(config.rlv.paired_batch_size, self.device) if setup.paired else None
-            return setup.agent.update(robot, observation, paired)
-        assert isinstance(setup.agent, SAC)
-        return setup.agent.update(robot)
+        """One gradient step of the agent on fresh batches of the streams its method declared."""
+        setup, streams = self.setup, self.setup.streams
+        robot = setup.replay.sample(self.config.sac.batch_size, self.device)
+        observations = setup.sampler.sample(streams.obs_batch_size, self.device) if setup.sampler else None
+        paired = setup.paired.sample(streams.paired_batch_size, self.device) if setup.paired else None
+        return setup.agent.update(Batches(robot, observations, paired))
 
     def run_eval(self) -> dict[str, float]:
         agent = self.setup.agent

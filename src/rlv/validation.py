@@ -1,9 +1,10 @@
 """Up-front checks of a run configuration, before anything is written.
 
-Every field of `TrainConfig`, `SACConfig` and `RLVConfig` is checked for its type (a config read
-back from `config.json` can hold anything) and its range, and combinations that cannot work are
-refused. Problems are reported as one line naming the option (`--sac.batch-size`), or the file and
-key (`run/config.json: sac.batch_size`) for a config read from disk.
+Every field of `TrainConfig`, `SACConfig` and the method's options (e.g. `RLVConfig`) is checked
+for its type (a config read back from `config.json` can hold anything) and its range, and
+combinations that cannot work are refused. Problems are reported as one line naming the option
+(`--sac.batch-size`), or the file and key (`run/config.json: sac.batch_size`) for a config read
+from disk.
 """
 
 from __future__ import annotations
@@ -59,19 +60,6 @@ RANGES: dict[str, Check] = {
     "sac.conv_channels": widths,
     "sac.conv_kernel": at_least(1),
     "sac.shift_pad": at_least(0),
-    "rlv.obs_batch_size": at_least(1),
-    "rlv.max_episodes": at_least(1),
-    "rlv.idm_hidden": widths,
-    "rlv.idm_lr": positive,
-    "rlv.generator_weight": at_least(0),
-    "rlv.alignment_ramp_steps": at_least(1),
-    "rlv.paired_weight": at_least(0),
-    "rlv.paired_batch_size": at_least(1),
-    "rlv.contrastive_weight": at_least(0),
-    "rlv.contrastive_temperature": positive,
-    "rlv.temporal_weight": at_least(0),
-    "rlv.discriminator_lr": positive,
-    "rlv.idm_encoder_weight": at_least(0),
     "env": not_empty,
     "seed": lambda value: None if 0 <= value <= MAX_SEED else f"must be in [0, {MAX_SEED}]",
     "total_steps": at_least(1),
@@ -86,7 +74,8 @@ RANGES: dict[str, Check] = {
     "replay_size": at_least(1),
     "threads": at_least(1),
 }
-"""Allowed range of each field (by dotted path); None values of optional fields are not checked."""
+"""Allowed range of each run field (by dotted path); None values of optional fields are not checked.
+A method's own options are checked by the ranges its `MethodSpec` declares."""
 
 
 def type_problem(kind: Any, value: Any) -> str | None:
@@ -120,19 +109,22 @@ def type_problem(kind: Any, value: Any) -> str | None:
     return None
 
 
-def field_problems(config: Any, prefix: str = "") -> list[tuple[str, str]]:
+def field_problems(
+    config: Any, prefix: str = "", ranges: dict[str, Check] | None = None
+) -> list[tuple[str, str]]:
     """(dotted field, problem) for every field of a (nested) config dataclass with a bad type or
-    range, in field order."""
+    range (`ranges`, default RANGES), in field order."""
+    ranges = RANGES if ranges is None else ranges
     problems: list[tuple[str, str]] = []
     hints = typing.get_type_hints(type(config))
     for item in dataclasses.fields(config):
         name, value = prefix + item.name, getattr(config, item.name)
         problem = type_problem(hints[item.name], value)
         if problem is None and dataclasses.is_dataclass(value):
-            problems += field_problems(value, name + ".")
+            problems += field_problems(value, name + ".", ranges)
             continue
-        if problem is None and value is not None and name in RANGES:
-            problem = RANGES[name](value)
+        if problem is None and value is not None and name in ranges:
+            problem = ranges[name](value)
         if problem is not None:
             problems.append((name, f"{problem}, got {show(value)}"))
     return problems
@@ -152,13 +144,37 @@ def show(value: Any) -> str:
 
 def combination_problems(config: Any) -> list[tuple[str, str]]:
     """Problems of fields that are each fine but do not work together."""
-    sac, rlv = config.sac, config.rlv
+    sac = config.sac
     problems = []
     if sac.log_std_min >= sac.log_std_max:
         problems.append(("sac.log_std_max", f"must be above sac.log_std_min ({sac.log_std_min:g})"))
-    if rlv.contrastive_weight > 0 and rlv.paired_batch_size < 2:
-        problems.append(("rlv.paired_batch_size", "must be at least 2 for the contrastive loss (negatives)"))
     return problems
+
+
+def ranges_of(algo: str) -> dict[str, Check]:
+    """The range checks of a run of the registered method `algo`, by dotted path: the run's own
+    (RANGES) and the method's options' (`<algo>.<field>`)."""
+    from rlv.agents.registry import method_spec
+
+    spec = method_spec(algo)
+    return RANGES | {f"{spec.name}.{key}": check for key, check in spec.ranges.items()}
+
+
+def method_problems(config: Any) -> tuple[dict[str, Check], list[tuple[str, str]]]:
+    """The range checks of the run (`ranges_of`), and a problem when its method is unknown or the
+    config does not carry that method's options."""
+    from rlv.agents.registry import method_spec
+    from rlv.config import config_type
+
+    if type(config.algo) is not str:
+        return {}, [("algo", f"must be a string, got {show(config.algo)}")]
+    try:
+        spec = method_spec(config.algo)
+    except RlvError as error:
+        return {}, [("algo", str(error))]
+    if type(config) is not config_type(config.algo):
+        return {}, [("algo", f"{config.algo!r} does not match the method options of this config")]
+    return ranges_of(spec.name), []
 
 
 def option_name(field: str) -> str:
@@ -167,11 +183,18 @@ def option_name(field: str) -> str:
 
 
 def check_config(config: Any, source: Path | None = None) -> None:
-    """Raise one RlvError for the first bad field of `config`: named as an option, or as a key of
-    `source` (the config.json it was read from)."""
-    problems = field_problems(config)
+    """Raise one RlvError for the first bad field of `config` (run fields, then the method's own
+    options): named as an option, or as a key of `source` (the config.json it was read from)."""
+    ranges, problems = method_problems(config)
+    if not problems:
+        problems = field_problems(config, ranges=ranges)
     if not problems:
         problems = combination_problems(config)
+    if not problems:
+        from rlv.agents.registry import method_options, method_spec
+
+        spec = method_spec(config.algo)
+        problems = [(f"{spec.name}.{key}", text) for key, text in spec.problems(method_options(config))]
     if problems:
         field, problem = problems[0]
         where = f"{source}: {field}" if source is not None else option_name(field)

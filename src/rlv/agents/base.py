@@ -1,9 +1,10 @@
-"""Typed batches shared by the agents."""
+"""Typed batches shared by the agents, and the agent contract the trainer relies on."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
+import numpy as np
 import torch
 
 
@@ -40,3 +41,31 @@ class PairedBatch(NamedTuple):
 
     robot: torch.Tensor
     human: torch.Tensor
+
+
+class Batches(NamedTuple):
+    """What one gradient step of a method gets: the streams its `MethodSpec` declares.
+
+    robot: always (every method interacts); observations: only for methods that declare an
+    observation dataset; paired: only when paired frames are declared.
+    """
+
+    robot: RobotBatch
+    observations: ObservationBatch | None = None
+    paired: PairedBatch | None = None
+
+
+class Agent(Protocol):
+    """The contract between the trainer and a method: acting, one update on the declared batches,
+    and state dicts (tensors and plain values only: checkpoints load with weights_only=True)."""
+
+    METRICS: tuple[str, ...]
+    """Keys `update()` may return (the columns of train.csv)."""
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray: ...
+
+    def update(self, batch: Batches) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

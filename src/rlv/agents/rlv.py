@@ -22,17 +22,24 @@ step 1 by the dataset's true actions or zeros and step 2 by the dataset's true r
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from rlv.agents.base import ObservationBatch, PairedBatch, RobotBatch
+from rlv.agents.base import Batches, ObservationBatch, PairedBatch, RobotBatch
 from rlv.agents.sac import SAC
+from rlv.agents.spec import AgentContext, MethodSpec, Streams
 from rlv.config import RLVConfig, SACConfig
+from rlv.errors import RlvError
 from rlv.nets import Discriminator, InverseModel
+from rlv.validation import at_least, positive, widths
+
+if TYPE_CHECKING:
+    from rlv.data.replay import ObservationSampler
+    from rlv.observation import ObservationKind
 
 FEATURE_EPS = 1e-6
 """Feature scale (std) below which the scale-free alignment stops rescaling: keeps it finite when
@@ -101,10 +108,10 @@ class RLV:
         """Action for one observation; the policy is SAC's."""
         return self.sac.act(obs, deterministic)
 
-    def update(
-        self, robot: RobotBatch, observation: ObservationBatch, paired: PairedBatch | None = None
-    ) -> dict[str, float]:
+    def update(self, batch: Batches) -> dict[str, float]:
         """One RLV gradient step on B robot rows and N observation rows (steps 1-5 above)."""
+        robot, observation, paired = batch.robot, batch.observations, batch.paired
+        assert observation is not None, "RLV declares an observation stream"
         rows = len(robot.obs)
         features, next_features = self.sac.encode(
             torch.cat([robot.obs, observation.obs]), torch.cat([robot.next_obs, observation.next_obs])
@@ -408,3 +415,86 @@ def info_nce_logits(
     if similarity == "distance":
         return -torch.cdist(anchors, candidates).pow(2) / temperature
     return F.normalize(anchors, dim=1) @ F.normalize(candidates, dim=1).T / temperature
+
+
+RANGES = {
+    "obs_batch_size": at_least(1),
+    "max_episodes": at_least(1),
+    "idm_hidden": widths,
+    "idm_lr": positive,
+    "generator_weight": at_least(0),
+    "alignment_ramp_steps": at_least(1),
+    "paired_weight": at_least(0),
+    "paired_batch_size": at_least(1),
+    "contrastive_weight": at_least(0),
+    "contrastive_temperature": positive,
+    "temporal_weight": at_least(0),
+    "discriminator_lr": positive,
+    "idm_encoder_weight": at_least(0),
+}
+"""Allowed range of each RLV option (None values of optional ones are not checked)."""
+
+
+def option_problems(options: RLVConfig) -> list[tuple[str, str]]:
+    """RLV options that are each fine but cannot work together."""
+    if options.dataset is None:
+        return [("dataset", "RLV needs an observation dataset: --rlv.dataset DIR")]
+    if options.contrastive_weight > 0 and options.paired_dataset is None:
+        return [("contrastive_weight", "needs paired frames: --rlv.paired-dataset DIR")]
+    if options.contrastive_weight > 0 and options.paired_batch_size < 2:
+        return [("paired_batch_size", "must be at least 2 for the contrastive loss (negatives)")]
+    return []
+
+
+def check(options: RLVConfig, obs: ObservationKind, sampler: ObservationSampler | None, env: str) -> None:
+    """Refuse encoder options on state observations and ablations the dataset cannot feed."""
+    if not obs.image and (options.alignment != "none" or options.paired_dataset is not None):
+        raise RlvError(f"environment {env!r} has state observations; domain alignment needs images")
+    if not obs.image and options.idm_encoder_weight:
+        raise RlvError("--rlv.idm-encoder-weight needs an image task (it trains the encoder)")
+    if not obs.image and options.temporal_weight:
+        raise RlvError("--rlv.temporal-weight needs an image task (it trains the encoder)")
+    assert sampler is not None, "RLV declares an observation stream"
+    if options.action_source == "oracle" and sampler.true_action is None:
+        raise RlvError(
+            f"{options.dataset}: action_source=oracle needs true_actions, which this dataset lacks"
+        )
+    if options.reward_source == "true" and sampler.true_reward is None:
+        raise RlvError(f"{options.dataset}: reward_source=true needs rewards, which this dataset lacks")
+
+
+def streams(options: RLVConfig) -> Streams:
+    """Robot replay + the observation dataset (+ paired frames when given)."""
+    return Streams(
+        observations=options.dataset,
+        obs_batch_size=options.obs_batch_size,
+        max_episodes=options.max_episodes,
+        timelimit_done=options.timelimit_done,
+        paired=options.paired_dataset,
+        paired_batch_size=options.paired_batch_size,
+    )
+
+
+def build(context: AgentContext) -> RLV:
+    obs = context.obs
+    return RLV(
+        obs.vector_dim,
+        context.act_dim,
+        context.sac,
+        context.options,
+        context.device,
+        obs.encoder(context.sac),
+        obs.augment(context.sac),
+    )
+
+
+METHOD = MethodSpec(
+    name="rlv",
+    summary="RLV: SAC on robot interaction plus action-free videos labelled by an inverse model.",
+    build=build,
+    options=RLVConfig,
+    streams=streams,
+    ranges=RANGES,
+    problems=option_problems,
+    check=check,
+)

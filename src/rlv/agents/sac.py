@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlv.agents.base import RobotBatch
+from rlv.agents.base import Batches, RobotBatch
+from rlv.agents.spec import AgentContext, MethodSpec
 from rlv.config import SACConfig
 from rlv.nets import TanhGaussianActor, TwinCritic
 
@@ -80,9 +81,10 @@ class SAC:
         action = self.actor.deterministic(features) if deterministic else self.actor.sample(features)[0]
         return action.squeeze(0).cpu().numpy()
 
-    def update(self, batch: RobotBatch) -> dict[str, float]:
-        """One SAC gradient step: critic (and encoder), actor, temperature, then the target critics."""
-        loss, features, metrics = self.critic_loss(batch)
+    def update(self, batch: Batches) -> dict[str, float]:
+        """One SAC gradient step on the robot rows: critic (and encoder), actor, temperature, then
+        the target critics."""
+        loss, features, metrics = self.critic_loss(batch.robot)
         self.step_critic(loss)
         return metrics | self.update_policy(features.detach())
 
@@ -194,3 +196,19 @@ class SAC:
         self.actor_optim.load_state_dict(state["actor_optim"])
         self.critic_optim.load_state_dict(state["critic_optim"])
         self.alpha_optim.load_state_dict(state["alpha_optim"])
+
+
+def build(context: AgentContext) -> SAC:
+    """SAC on the run's observations (the shared settings are the `--sac.*` options)."""
+    obs = context.obs
+    return SAC(
+        obs.vector_dim,
+        context.act_dim,
+        context.sac,
+        context.device,
+        obs.encoder(context.sac),
+        obs.augment(context.sac),
+    )
+
+
+METHOD = MethodSpec(name="sac", summary="SAC from scratch on the robot's own interaction.", build=build)

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from rlv.agents.base import ObservationBatch, RobotBatch
-from rlv.config import RLVConfig
 from rlv.data.dataset import Dataset, npz_problem
 from rlv.errors import RlvError
 
@@ -107,16 +106,17 @@ class ObservationSampler:
     """Flattened transitions (o, o', done) of an action-free dataset, sampled uniformly.
 
     done is 1 on the last transition of each successful episode; with `timelimit_done` (the
-    original Acrobot quirk) on the last transition of every episode.
+    original Acrobot quirk) on the last transition of every episode. true_action and true_reward
+    are None unless every episode keeps them.
     """
 
-    def __init__(self, dataset: Dataset, config: RLVConfig, seed: int) -> None:
+    def __init__(self, dataset: Dataset, seed: int, timelimit_done: bool = False) -> None:
         obs, next_obs, done, actions, rewards = [], [], [], [], []
         for episode in dataset.episodes:
             obs.append(episode.obs[:-1])
             next_obs.append(episode.obs[1:])
             flags = np.zeros(episode.length, dtype=np.float32)
-            flags[-1] = float(episode.success or config.timelimit_done)
+            flags[-1] = float(episode.success or timelimit_done)
             done.append(flags)
             actions.append(episode.true_actions)
             rewards.append(episode.rewards)
@@ -130,12 +130,6 @@ class ObservationSampler:
         self.true_reward = (
             None if any(r is None for r in rewards) else np.concatenate(rewards).astype(np.float32)
         )
-        if config.action_source == "oracle" and self.true_action is None:
-            raise RlvError(
-                f"{dataset.path}: action_source=oracle needs true_actions, which this dataset lacks"
-            )
-        if config.reward_source == "true" and self.true_reward is None:
-            raise RlvError(f"{dataset.path}: reward_source=true needs rewards, which this dataset lacks")
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:

@@ -1,0 +1,68 @@
+"""The one place that decides what an environment's observations are: state vectors or images.
+
+Everything that depends on it (the replay's dtype, the shared encoder and its augmentation, the
+datasets a run accepts) asks the `ObservationKind` built here from the env's observation space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from torch import nn
+
+from rlv.config import SACConfig
+from rlv.errors import RlvError
+from rlv.nets import AppearanceRandomisation, ImageEncoder, RandomShift
+
+
+def is_image(obs_shape: Sequence[int]) -> bool:
+    """Observations of shape (H, W, 3) are images (uint8); (D,) are state vectors."""
+    return len(obs_shape) == 3 and obs_shape[-1] == 3
+
+
+@dataclass(frozen=True)
+class ObservationKind:
+    """Observations of one environment: shape (D,) float32 vectors or (H, W, 3) uint8 images."""
+
+    shape: tuple[int, ...]
+
+    @classmethod
+    def of_space(cls, space: gym.Space, env: str) -> ObservationKind:
+        """The kind of `space`; anything but a Box of vectors or HxWx3 images is an RlvError."""
+        if not isinstance(space, gym.spaces.Box) or not (len(space.shape) == 1 or is_image(space.shape)):
+            raise RlvError(f"environment {env!r}: observations {space} are neither a vector nor HxWx3 images")
+        return cls(tuple(int(size) for size in space.shape))
+
+    @property
+    def image(self) -> bool:
+        return is_image(self.shape)
+
+    @property
+    def dtype(self) -> type:
+        """How the replay and datasets store them: uint8 frames, float32 vectors."""
+        return np.uint8 if self.image else np.float32
+
+    @property
+    def vector_dim(self) -> int:
+        """Input width of the MLPs when there is no encoder (0 for images: the encoder's out_dim)."""
+        return 0 if self.image else self.shape[0]
+
+    def encoder(self, sac: SACConfig) -> nn.Module | None:
+        """The shared conv encoder for images (None for vectors: the identity)."""
+        return ImageEncoder(self.shape, sac.conv_channels, sac.conv_kernel) if self.image else None
+
+    def augment(self, sac: SACConfig) -> nn.Module | None:
+        """Training-time augmentation of images: random shift (DrQ per sample, or one per batch),
+        then appearance randomisation when asked; None for vectors."""
+        if not self.image:
+            return None
+        shift = RandomShift(sac.shift_pad if sac.augment != "none" else 0, per_sample=sac.augment == "shift")
+        return nn.Sequential(shift, AppearanceRandomisation()) if sac.appearance == "randomise" else shift
+
+    def check_options(self, sac: SACConfig, env: str) -> None:
+        """Refuse image-only learner options on state observations."""
+        if sac.appearance != "none" and not self.image:
+            raise RlvError(f"environment {env!r} has state observations; --sac.appearance needs images")
