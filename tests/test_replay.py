@@ -2,7 +2,9 @@
 next_obs for every transition sampled; its chunk files save only what is new, and old replay.npz
 checkpoints still load."""
 
+import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -222,3 +224,42 @@ def test_damaged_replay_files_are_one_line_naming_the_file(tmp_path):
     (tmp_path / MANIFEST_FILE).write_text('{"total": 3}')
     with pytest.raises(RlvError, match=r"replay\.json: corrupt replay manifest \(KeyError"):
         load_replay(replay, tmp_path, tmp_path / "replay")
+
+
+def to_old_format(run):
+    """Rewrite every checkpoint of `run` as written before replay chunks (replay.npz per checkpoint)."""
+    from rlv.data.replay import rng_state
+    from rlv.data.replay_files import REPLAY_DIR, open_replay
+
+    for checkpoint in (run / "checkpoints").iterdir():
+        replay = open_replay(checkpoint, run / REPLAY_DIR)
+        slots = np.arange(replay.size)
+        arrays = {"obs": replay.obs[slots], "action": replay.action[slots], "reward": replay.reward[slots]}
+        arrays |= {"next_obs": replay.next_obs(slots), "done": replay.done[slots].astype(np.float32)}
+        state = np.array(json.dumps({"cursor": replay.cursor, "rng": rng_state(replay.rng)}))
+        np.savez(checkpoint / LEGACY_FILE, state=state, **arrays)
+        (checkpoint / MANIFEST_FILE).unlink()
+    shutil.rmtree(run / REPLAY_DIR)
+
+
+def test_a_run_checkpointed_before_chunks_resumes_exactly(tmp_path, acrobot_dataset, monkeypatch):
+    from conftest import tiny_config
+    from test_train import assert_same_state, final_agent, rows, train_interrupted_at
+
+    from rlv.data.replay_files import open_replay
+    from rlv.train import resume, train
+
+    reference = tiny_config(tmp_path / "a", "rlv", acrobot_dataset, replay_size=150)  # wraps around
+    train(reference)
+    interrupted = dataclasses.replace(reference, out=tmp_path / "b" / "run")
+    train_interrupted_at(monkeypatch, interrupted, 470)
+    to_old_format(interrupted.out)
+    resume(interrupted.out, progress=False)
+    assert rows(interrupted.out / "train.csv") == rows(reference.out / "train.csv")
+    assert_same_state(final_agent(interrupted.out), final_agent(reference.out))
+    replays = [
+        open_replay(run / "checkpoints" / "final", run / "replay") for run in (interrupted.out, reference.out)
+    ]
+    assert replays[0].cursor == replays[1].cursor and len(replays[0]) == len(replays[1]) == 150
+    for key, array in replays[1].transitions().items():
+        assert replays[0].transitions()[key].tobytes() == array.tobytes(), key
