@@ -263,3 +263,34 @@ def test_a_run_checkpointed_before_chunks_resumes_exactly(tmp_path, acrobot_data
     assert replays[0].cursor == replays[1].cursor and len(replays[0]) == len(replays[1]) == 150
     for key, array in replays[1].transitions().items():
         assert replays[0].transitions()[key].tobytes() == array.tobytes(), key
+
+
+def test_a_full_disk_while_writing_a_chunk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    import rlv.data.replay_files
+    from rlv.checkpoint import prune_checkpoints, save_checkpoint
+
+    replay = ReplayBuffer((3,), 2, 100, seed=0)
+    rng, run = np.random.default_rng(0), tmp_path / "run"
+
+    def checkpoint(name):
+        writer = lambda path: save_replay(replay, path, run / "replay")  # noqa: E731
+        save_checkpoint(run / "checkpoints" / name, {"x": torch.zeros(1)}, writer)
+        prune_checkpoints(run, keep=1)
+
+    fill(replay, None, rng, 30)
+    checkpoint("step_1")
+    fill(replay, None, rng, 30)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rlv.data.replay_files.np, "savez", full_disk)
+    with pytest.raises(RlvError, match=r"step_2: could not write \(No space left on device\)"):
+        checkpoint("step_2")
+    monkeypatch.undo()
+    assert [path.name for path in (run / "replay").iterdir()] == [replay.saved_chunks[0][2]]  # no temporary
+    clone = ReplayBuffer((3,), 2, 100, seed=0)
+    load_replay(clone, run / "checkpoints" / "step_1", run / "replay")
+    assert clone.total == 30 and not (run / "checkpoints" / "step_2").exists()

@@ -5,6 +5,7 @@ Run directory:
     train.csv     every `log_every` env steps: counters, mean training return, mean update metrics
     eval.csv      every `eval_every` env steps: deterministic evaluation
     checkpoints/  resumable checkpoints (see rlv.checkpoint)
+    replay/       the replay's chunk files, shared by the checkpoints (see rlv.data.replay_files)
     summary.json  written last: a run without it did not finish
     tb/           TensorBoard events (optional)
 

@@ -120,13 +120,11 @@ class ReplayBuffer:
 
     def next_obs(self, slots: np.ndarray) -> np.ndarray:
         """The s' of the transitions in `slots` (N,): (N, *obs_shape)."""
-        following = slots + 1
-        following[following == self.capacity] = 0
-        frames = self.obs[following]
+        frames = self.obs[(slots + 1) % self.capacity]
         end = self.end_of[slots]
-        ended = end >= 0
-        if ended.any():
-            frames[ended] = self.ends[end[ended]]
+        rows = np.flatnonzero(end >= 0)
+        if rows.size:
+            frames[rows] = self.ends[end[rows]]
         return frames
 
     def export(self, start: int, stop: int) -> dict[str, np.ndarray]:
