@@ -84,7 +84,9 @@ class ReplayBuffer:
     def add(
         self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, done: bool
     ) -> None:
-        """Append one transition; `done` is termination only (never time-limit truncation)."""
+        """Append one transition: obs and next_obs (*obs_shape), action (act_dim,); `done` is
+        termination only (never time-limit truncation). When obs has the bytes of the previous
+        transition's next_obs (the episode goes on), that frame is kept once."""
         slot = self.cursor
         obs = np.asarray(obs, dtype=self.obs.dtype)
         if self.total >= self.capacity and self.end_of[slot] >= 0:  # evict the oldest transition
