@@ -9,6 +9,7 @@ from rlv.agents import rlv as rlv_method
 from rlv.config import RLVConfig
 from rlv.data.dataset import load_dataset, write_dataset
 from rlv.data.replay import ObservationSampler, ReplayBuffer
+from rlv.data.replay_files import load_replay, save_replay
 from rlv.errors import RlvError
 from rlv.observation import ObservationKind
 
@@ -112,9 +113,10 @@ def test_replay_round_trip_and_sampling(tmp_path):
     for i in range(7):  # wraps around
         replay.add(np.full(3, i), np.array([0.1 * i]), -1.0, np.full(3, i + 1), done=i == 6)
     assert len(replay) == 5 and replay.obs[:, 0].tolist() == [5, 6, 2, 3, 4]
-    replay.save(tmp_path / "replay.npz")
+    assert replay.next_obs(np.arange(5))[:, 0].tolist() == [6, 7, 3, 4, 5]
+    save_replay(replay, tmp_path / "replay.json", tmp_path / "chunks")
     clone = ReplayBuffer((3,), 1, capacity=5, seed=123)
-    clone.load(tmp_path / "replay.npz")
+    load_replay(clone, tmp_path, tmp_path / "chunks")
     a, b = replay.sample(8, torch.device("cpu")), clone.sample(8, torch.device("cpu"))
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
     assert set(a.done.tolist()) <= {0.0, 1.0}

@@ -59,8 +59,9 @@ VALID_EXTRAS = [
     ["--env", "acrobot"],
 ]
 GARBAGE = st.text(string.ascii_letters + string.punctuation + " ", min_size=1, max_size=12).filter(
-    lambda text: not text.startswith("-") and text.strip() not in ("", "nan", "inf")
+    lambda text: not text.startswith("-") and text.strip() not in ("", "nan", "inf", "None")
 )
+"""Text no option accepts (`None` is a valid value of the optional ones, e.g. --horizon None)."""
 
 
 def out_of_range(name: str):
@@ -231,8 +232,9 @@ def single_checkpoint_run(finished_run, tmp_path_factory):
     shutil.copytree(finished_run, run)
     for step in checkpoint_dirs(run):
         shutil.rmtree(step)
-    final = run / "checkpoints" / "final"
-    return run, Pristine({name: (final / name).read_bytes() for name in ("state.pt", "replay.npz")})
+    files = [run / "checkpoints" / "final" / name for name in ("state.pt", "replay.json")]
+    files += sorted((run / "replay").glob("*.npz"))  # the replay chunks
+    return run, Pristine({str(path.relative_to(run)): path.read_bytes() for path in files})
 
 
 class Pristine(dict):
@@ -265,20 +267,25 @@ def get(state, path):
 
 
 SHAPES = st.lists(st.integers(1, 4), max_size=3)
-REPLAY_ARRAYS = ["obs", "action", "reward", "next_obs", "done", "state"]
+REPLAY_ARRAYS = ["obs", "action", "reward", "done", "ended", "ends"]
+MANIFEST_KEYS = ["format", "capacity", "total", "obs_shape", "obs_dtype", "act_dim", "rng", "chunks"]
+STATE = "checkpoints/final/state.pt"
+MANIFEST = "checkpoints/final/replay.json"
 
 
 def damage(pristine: dict[str, bytes]):
-    state = torch.load(__import__("io").BytesIO(pristine["state.pt"]), weights_only=True)
+    state = torch.load(__import__("io").BytesIO(pristine[STATE]), weights_only=True)
+    chunks = sorted(name for name in pristine if name.startswith("replay/"))
     keys, tensors = paths(state)
     size = {name: len(data) for name, data in pristine.items()}
     return st.one_of(
         st.tuples(st.just("truncate"), st.sampled_from(sorted(size)), st.integers(0, min(size.values()) - 1)),
         st.tuples(st.just("bytes"), st.sampled_from(sorted(size)), st.binary(max_size=2000)),
-        st.tuples(st.just("drop-key"), st.just("state.pt"), st.sampled_from(keys)),
-        st.tuples(st.just("rename-key"), st.just("state.pt"), st.sampled_from(keys)),
-        st.tuples(st.just("shape"), st.just("state.pt"), st.tuples(st.sampled_from(tensors), SHAPES)),
-        st.tuples(st.just("replay-array"), st.just("replay.npz"), st.sampled_from(REPLAY_ARRAYS)),
+        st.tuples(st.just("drop-key"), st.just(STATE), st.sampled_from(keys)),
+        st.tuples(st.just("rename-key"), st.just(STATE), st.sampled_from(keys)),
+        st.tuples(st.just("shape"), st.just(STATE), st.tuples(st.sampled_from(tensors), SHAPES)),
+        st.tuples(st.just("replay-array"), st.sampled_from(chunks), st.sampled_from(REPLAY_ARRAYS)),
+        st.tuples(st.just("manifest-key"), st.just(MANIFEST), st.sampled_from(MANIFEST_KEYS)),
     )  # fmt: skip
 
 
@@ -292,11 +299,14 @@ def damaged_bytes(pristine: dict[str, bytes], how: tuple) -> bytes:
         return pristine[name][:arg]
     if kind == "bytes":
         return arg
+    if kind == "manifest-key":
+        manifest = json.loads(pristine[name])
+        manifest.pop(arg)
+        return json.dumps(manifest).encode()
     if kind == "replay-array":
         with np.load(io.BytesIO(pristine[name])) as data:
-            arrays = {key: data[key] for key in data.files if key != arg}
-        if arg != "state":  # a wrong shape instead of a missing array
-            arrays[arg] = np.zeros((3, 2), dtype=np.float32)
+            arrays = {key: data[key] for key in data.files}
+        arrays[arg] = np.zeros((3, 2), dtype=np.float32)  # a wrong shape
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         return buffer.getvalue()
@@ -326,8 +336,7 @@ def damages(single_checkpoint_run):
 def test_damaged_checkpoints(single_checkpoint_run, damages, capsys, data):
     run, pristine = single_checkpoint_run
     how = data.draw(damages)
-    final = run / "checkpoints" / "final"
-    (final / how[1]).write_bytes(damaged_bytes(pristine, how))
+    (run / how[1]).write_bytes(damaged_bytes(pristine, how))
     before = snapshot(run)
     try:
         line = assert_one_error(
@@ -337,4 +346,4 @@ def test_damaged_checkpoints(single_checkpoint_run, damages, capsys, data):
         assert snapshot(run) == before
     finally:
         for name, content in pristine.items():
-            (final / name).write_bytes(content)
+            (run / name).write_bytes(content)

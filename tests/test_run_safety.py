@@ -126,7 +126,7 @@ def test_checkpoints_are_flushed_to_disk_before_the_rename(tmp_path, monkeypatch
         tmp_path / "final", {"x": torch.zeros(2)}, lambda path: path.write_bytes(b"r")
     )
     names = [os.path.basename(path) for path in flushed]
-    assert "state.pt" in names and "replay.npz" in names
+    assert "state.pt" in names and rlv.checkpoint.REPLAY_FILE in names
     assert any(".final.tmp-" in path for path in flushed)  # flushed under the temporary name
     assert (tmp_path / "final" / "state.pt").exists()
 
@@ -204,19 +204,20 @@ def test_a_damaged_episode_file_gets_no_pickle_advice(tmp_path):
     assert "not a numpy .npz archive" in str(error.value) and str(episode) in str(error.value)
 
 
-def test_a_damaged_replay_file_is_refused_without_touching_the_buffer(tmp_path):
+def test_a_damaged_old_replay_file_is_one_line(tmp_path):
     from rlv.data.replay import ReplayBuffer
+    from rlv.data.replay_files import load_replay
 
-    buffer = ReplayBuffer((3,), 1, 10, seed=0)
-    buffer.add(np.ones(3), np.ones(1), 1.0, np.ones(3), False)
-    buffer.save(tmp_path / "replay.npz")
+    arrays = {"obs": np.ones((1, 3)), "action": np.ones((1, 1)), "reward": np.ones(1)}
+    arrays |= {"next_obs": np.ones((1, 3)), "done": np.zeros(1), "state": np.array('{"cursor": 1}')}
+    np.savez(tmp_path / "replay.npz", **arrays)  # as written before replay chunks
     other = ReplayBuffer((4,), 1, 10, seed=0)
     with pytest.raises(RlvError, match="obs has shape"):
-        other.load(tmp_path / "replay.npz")
+        load_replay(other, tmp_path, tmp_path / "replay")
     (tmp_path / "replay.npz").write_text("text")
-    with pytest.raises(RlvError, match=r"not a numpy \.npz archive"):
-        buffer.load(tmp_path / "replay.npz")
-    assert len(buffer) == 1 and len(other) == 0
+    with pytest.raises(RlvError, match=r"replay\.npz: corrupt replay file \(not a numpy \.npz archive"):
+        load_replay(ReplayBuffer((3,), 1, 10, seed=0), tmp_path, tmp_path / "replay")
+    assert len(other) == 0
 
 
 def test_a_run_directory_appears_whole_or_not_at_all(tmp_path):

@@ -2,9 +2,10 @@
 
 Layout inside a run directory:
 
-    checkpoints/step_000010000/state.pt     agent, counters, RNG states, metric window
-    checkpoints/step_000010000/replay.npz   robot replay (when save_replay)
-    checkpoints/final/...                   the same at the end of training
+    checkpoints/step_000010000/state.pt      agent, counters, RNG states, metric window
+    checkpoints/step_000010000/replay.json   robot replay manifest (when save_replay)
+    checkpoints/final/...                    the same at the end of training
+    replay/*.npz                             replay chunks the manifests name (rlv.data.replay_files)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from rlv.data.replay_files import MANIFEST_FILE, remove_unreferenced_chunks
 from rlv.errors import RlvError
 from rlv.files import fsync_dir, fsync_tree, shared_tmpdir, write_failure
 
@@ -29,7 +31,7 @@ LOAD_ERRORS = (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError
 """What reading damaged checkpoint data can raise (torch.load, numpy, a state that does not fit)."""
 
 STATE_FILE = "state.pt"
-REPLAY_FILE = "replay.npz"
+REPLAY_FILE = MANIFEST_FILE
 
 
 def checkpoint_dirs(run: Path) -> list[Path]:
@@ -140,9 +142,11 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 def prune_checkpoints(run: Path, keep: int) -> None:
-    """Delete all but the newest `keep` step checkpoints."""
+    """Delete all but the newest `keep` step checkpoints, then the replay chunks that no remaining
+    checkpoint names (call once the newest checkpoint is durable)."""
     for old in checkpoint_dirs(run)[: max(0, len(checkpoint_dirs(run)) - keep)]:
         shutil.rmtree(old, ignore_errors=True)
+    remove_unreferenced_chunks(run)
 
 
 def state_mismatch(expected: Any, given: Any, where: str = "state") -> str | None:

@@ -5,6 +5,7 @@ Run directory:
     train.csv     every `log_every` env steps: counters, mean training return, mean update metrics
     eval.csv      every `eval_every` env steps: deterministic evaluation
     checkpoints/  resumable checkpoints (see rlv.checkpoint)
+    replay/       the replay's chunk files, shared by the checkpoints (see rlv.data.replay_files)
     summary.json  written last: a run without it did not finish
     tb/           TensorBoard events (optional)
 
@@ -31,7 +32,6 @@ from tqdm import tqdm
 from rlv.agents import Agent, Batches, Streams, build_agent, method_options, method_spec
 from rlv.checkpoint import (
     LOAD_ERRORS,
-    REPLAY_FILE,
     STATE_FILE,
     load_newest,
     load_state,
@@ -45,6 +45,7 @@ from rlv.config import TrainConfig, load_config, save_config
 from rlv.data.dataset import load_dataset
 from rlv.data.paired import PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler, ReplayBuffer, rng_state, set_rng_state
+from rlv.data.replay_files import REPLAY_DIR, has_replay, load_replay, save_replay
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
@@ -187,8 +188,14 @@ class Trainer:
         self.episode_window.load_state_dict(state["episode_window"])
 
     def save(self, name: str, at_episode_boundary: bool) -> None:
-        writer = self.setup.replay.save if self.config.save_replay else None
+        """Write checkpoint `name` (the replay as new chunks + a manifest), then prune old ones."""
+
+        def write_replay(manifest: Path) -> None:
+            save_replay(self.setup.replay, manifest, self.run_dir / REPLAY_DIR)
+
+        writer = write_replay if self.config.save_replay else None
         save_checkpoint(self.run_dir / "checkpoints" / name, self.state_dict(at_episode_boundary), writer)
+        prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
 
     def resume(self) -> None:
         """Load the newest usable checkpoint (falling back past corrupt ones with a warning), then
@@ -204,7 +211,7 @@ class Trainer:
                     f"--total-steps {self.config.total_steps}: {checkpoint} is already at env step "
                     f"{self.counters.env_step}; give at least that many"
                 )
-            if not (checkpoint / REPLAY_FILE).exists():
+            if not has_replay(checkpoint):
                 tqdm.write(f"note: {checkpoint} has no replay; resuming with an empty replay (not exact)")
             if not state["at_episode_boundary"]:
                 tqdm.write(f"note: {checkpoint} was taken mid-episode; the episode restarts (not exact)")
@@ -226,8 +233,8 @@ class Trainer:
             problem = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
         if problem is not None:
             raise RlvError(f"{checkpoint / STATE_FILE}: does not fit this run ({problem})")
-        if (checkpoint / REPLAY_FILE).exists():
-            self.setup.replay.load(checkpoint / REPLAY_FILE)
+        if has_replay(checkpoint):
+            load_replay(self.setup.replay, checkpoint, self.run_dir / REPLAY_DIR)
         return state
 
     # ------------------------------------------------------------------ loop
@@ -287,7 +294,6 @@ class Trainer:
                 if obs is None and counters.env_step - self.last_checkpoint_due >= config.checkpoint_every:
                     self.last_checkpoint_due = counters.env_step - counters.env_step % config.checkpoint_every
                     self.save(f"step_{counters.env_step:09d}", at_episode_boundary=True)
-                    prune_checkpoints(self.run_dir, config.keep_checkpoints)
                 if counters.env_step % 100 == 0:
                     bar.update(counters.env_step - bar.n)
                     bar.set_postfix(self.postfix(start_time, start_step), refresh=False)
