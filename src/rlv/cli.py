@@ -4,6 +4,7 @@
     rlv train --resume RUN [--total-steps N]    continue a killed (or finished) run
     rlv collect --out DS [--quality R]          make an observation dataset with a scripted expert
     rlv collect --env pointmass --paired N      paired robot/human frames of the same states
+    rlv collect --policy RUN --out DS           a dataset from a trained run's policy (any env)
     rlv eval RUN                                evaluate a run's newest checkpoint
     rlv plot RUN... --out FILE.png              learning curves across seeds
     rlv data import-video PATH... --out DS      videos / frame folders -> action-free dataset
@@ -14,6 +15,7 @@
     rlv data split DS --train A --heldout B     train / held-out episodes
     rlv data from-minari ID --out DS            convert a local Minari dataset
     rlv data from-lerobot DIR --out DS          convert a local LeRobot (v2.x, v3.x) dataset
+    rlv data from-run RUN --out DS              a run's replay (a window of env steps) as a dataset
     rlv presets                                 list the named presets and the methods
 
 Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit status 1.
@@ -29,7 +31,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import tyro
 
@@ -54,27 +56,38 @@ class ResumeArgs:
 
 @dataclass(frozen=True)
 class CollectArgs:
-    """Write an action-free observation dataset (or paired frames) by rolling out a scripted policy."""
+    """Write an action-free observation dataset (or paired frames) by rolling out a scripted policy
+    or a trained run's policy."""
 
     out: Path
     """Dataset directory to create."""
-    env: str = "acrobot"
-    """Environment to collect in (acrobot, pointmass, push, drawer-open, gym:<id> with --policy random)."""
+    env: str | None = None
+    """Environment to collect in (acrobot, pointmass, push, drawer-open, gym:<id> with --policy random or
+    RUN); default acrobot, or with --policy RUN the run's own environment (and time limit)."""
     episodes: int = 250
     """Episodes to collect (the paper's Acrobot pools hold about 25,000 transitions)."""
     quality: float | None = None
-    """Target average return; the expert's noise is calibrated to reach it.
+    """Target average return; the policy's noise is calibrated to reach it.
     The paper's Acrobot pools: -99, -79, -63."""
     success_rate: float | None = None
-    """Target success rate in [0, 1]; the expert's noise is calibrated to reach it (instead of --quality)."""
+    """Target success rate in [0, 1]; the policy's noise is calibrated to reach it (instead of --quality)."""
     noise: float | None = None
-    """Probability of a uniform random action instead of the expert's (instead of a target)."""
-    policy: Literal["expert", "random"] = "expert"
-    """The task's scripted expert, or uniform random actions (any env)."""
+    """Probability of a uniform random action instead of the policy's (instead of a target; with
+    --policy RUN default 0)."""
+    policy: str = "expert"
+    """expert (the task's scripted expert), random (uniform random actions, any env), or a run
+    directory (rlv train --out RUN): that run's trained policy, in any environment it can act in."""
+    checkpoint: Path | None = None
+    """With --policy RUN: the checkpoint directory to load (default: the run's newest usable one)."""
+    sample_actions: bool = False
+    """With --policy RUN: sample actions from the stochastic policy instead of its deterministic
+    tanh(mean) action (the one rlv eval scores)."""
     seed: int = 0
     """Seed of the rollouts and of the noise."""
-    domain: str = "robot"
-    """Visual domain: robot (the agent's camera); image tasks: human, or humanlike (robot, human scene)."""
+    domain: str | None = None
+    """Visual domain: robot (the agent's camera); image tasks: human, or humanlike (robot, human scene).
+    Default robot, or with --policy RUN the run's own; a run's policy acts on its own domain's frames
+    while the dataset records this one's (same states)."""
     paired: int | None = None
     """Instead of a dataset, write this many paired frames (one state in both domains) for the
     paired feature loss (--rlv.paired-dataset). Noise: --noise, default 0.3."""

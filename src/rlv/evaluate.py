@@ -9,9 +9,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlv.agents import build_agent
+from rlv.agents import Agent, build_agent
 from rlv.checkpoint import LOAD_ERRORS, STATE_FILE, load_newest, load_state, state_mismatch
-from rlv.config import load_config
+from rlv.config import TrainConfig, load_config
 from rlv.data.tools import VIDEO_CODECS, write_video
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
@@ -60,6 +60,35 @@ def evaluate(
     }
 
 
+def load_run_agent(
+    run: Path, config: TrainConfig, env: gym.Env, checkpoint: Path | None = None
+) -> tuple[Agent, Path]:
+    """The agent of run directory `run` (its `config`), built for `env`'s observations and actions,
+    with the weights of `checkpoint` (default: the newest usable one), and that checkpoint. A
+    checkpoint that does not fit (another env's shapes, a damaged file) is one RlvError."""
+    obs = ObservationKind.of_space(env.observation_space, config.env)
+    agent = build_agent(config, obs, env.action_space.shape[0])
+
+    def load(path: Path) -> None:
+        state = load_state(path / STATE_FILE)
+        try:
+            problem = state_mismatch(agent.state_dict(), state.get("agent"), "agent")
+            if problem is None:
+                agent.load_state_dict(state["agent"])
+        except LOAD_ERRORS as error:
+            problem = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        if problem is not None:
+            raise RlvError(f"{path / STATE_FILE}: does not fit this run ({problem})")
+
+    if checkpoint is not None:
+        load(Path(checkpoint))
+        return agent, Path(checkpoint)
+    loaded = load_newest(run, load)
+    if loaded is None:
+        raise RlvError(f"{run}: no checkpoint to load the policy from")
+    return agent, loaded[0]
+
+
 def evaluate_run(
     run: Path, episodes: int, seed: int, checkpoint: Path | None = None, video: Path | None = None
 ) -> dict[str, float]:
@@ -77,27 +106,7 @@ def evaluate_run(
     env = make_env(config.env, seed, config.horizon, config.domain)
     if video and getattr(env, "render_mode", None) is None:
         raise RlvError(f"--video: environment {config.env!r} does not render frames; no video for it")
-    obs = ObservationKind.of_space(env.observation_space, config.env)
-    agent = build_agent(config, obs, env.action_space.shape[0])
-
-    def load(path: Path) -> None:
-        state = load_state(path / STATE_FILE)
-        try:
-            problem = state_mismatch(agent.state_dict(), state.get("agent"), "agent")
-            if problem is None:
-                agent.load_state_dict(state["agent"])
-        except LOAD_ERRORS as error:
-            problem = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
-        if problem is not None:
-            raise RlvError(f"{path / STATE_FILE}: does not fit this run ({problem})")
-
-    if checkpoint is not None:
-        load(Path(checkpoint))
-    else:
-        loaded = load_newest(run, load)
-        if loaded is None:
-            raise RlvError(f"{run}: no checkpoint to evaluate")
-        checkpoint = loaded[0]
+    agent, checkpoint = load_run_agent(run, config, env, checkpoint)
     torch.set_num_threads(config.threads)
     frames: list[list[np.ndarray]] | None = [] if video else None
     if video and env.render() is None:

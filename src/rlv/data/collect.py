@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from rlv.data.dataset import Episode
 from rlv.envs import acrobot_expert
+from rlv.envs.factory import episode_success
 from rlv.errors import RlvError
 from rlv.validation import MAX_SEED
 
@@ -89,6 +90,11 @@ def has_scripted_expert(env: gym.Env) -> bool:
     return callable(getattr(env.unwrapped, "expert_action", None))
 
 
+def episode_seed(seed: int, index: int) -> int:
+    """The reset seed of episode `index` of a collection seeded `seed`."""
+    return seed * 100_000 + index
+
+
 def rollout(env: gym.Env, policy: Policy, seed: int) -> Episode:
     """One episode with `policy`, reset with `seed`; keeps observations, actions and rewards."""
     obs, _ = env.reset(seed=seed)
@@ -103,7 +109,7 @@ def rollout(env: gym.Env, policy: Policy, seed: int) -> Episode:
         rewards.append(reward)
         if terminated or truncated:
             break
-    success = bool(info.get("success", terminated))
+    success = episode_success(info, terminated)
     dtype = np.uint8 if env.observation_space.dtype == np.uint8 else np.float32  # images stay uint8
     return Episode(
         obs=np.asarray(observations, dtype=dtype),
@@ -160,7 +166,7 @@ def collect_expert(
         )
     expert = make_expert(noise, np.random.default_rng(seed))
     result = [
-        rollout(env, expert, seed=seed * 100_000 + i)
+        rollout(env, expert, seed=episode_seed(seed, i))
         for i in tqdm(range(episodes), desc="collecting episodes", disable=not progress)
     ]
     return Collected(result, noise, average_return(result))
@@ -228,7 +234,7 @@ def collect_random(env: gym.Env, episodes: int, seed: int, progress: bool = True
         return rng.uniform(space.low, space.high).astype(np.float32)
 
     result = [
-        rollout(env, policy, seed=seed * 100_000 + i)
+        rollout(env, policy, seed=episode_seed(seed, i))
         for i in tqdm(range(episodes), desc="collecting episodes", disable=not progress)
     ]
     return Collected(result, 1.0, average_return(result))
@@ -265,10 +271,10 @@ def collect_paired(
     with tqdm(total=pairs, desc="collecting paired frames", disable=not progress) as bar:
         index = 0
         while sum(len(f) for f in robot_frames) < pairs:
-            episode_seed = seed * 100_000 + index
-            episode = rollout(robot_env, expert, seed=episode_seed)
+            reset_seed = episode_seed(seed, index)
+            episode = rollout(robot_env, expert, seed=reset_seed)
             robot_frames.append(episode.obs)
-            human_frames.append(replay_actions(human_env, episode.true_actions, episode_seed))
+            human_frames.append(replay_actions(human_env, episode.true_actions, reset_seed))
             bar.update(min(len(episode.obs), pairs - bar.n))
             index += 1
     robot, human = np.concatenate(robot_frames), np.concatenate(human_frames)
@@ -276,12 +282,8 @@ def collect_paired(
     return robot[chosen], human[chosen]
 
 
-def collect_from_args(args: CollectArgs, command: str) -> str:
-    """`rlv collect`: validate, collect, write atomically; returns the line to print."""
-    from rlv.data.dataset import write_dataset
-    from rlv.data.paired import write_paired
-    from rlv.envs import make_env
-
+def check_collect_args(args: CollectArgs) -> None:
+    """The checks every `rlv collect` makes before it rolls anything out."""
     if args.out.exists() and not args.overwrite:
         raise RlvError(f"{args.out}: already exists (use --overwrite or another --out)")
     if args.episodes < 1:
@@ -294,21 +296,38 @@ def collect_from_args(args: CollectArgs, command: str) -> str:
         raise RlvError(f"--success-rate must be in [0, 1], got {args.success_rate}")
     if args.noise is not None and not 0.0 <= args.noise <= 1.0:
         raise RlvError(f"--noise must be in [0, 1], got {args.noise}")
+    if args.paired is not None and args.paired < 1:
+        raise RlvError(f"--paired must be at least 1, got {args.paired}")
+    scripted = args.policy in ("expert", "random")
+    if scripted and (args.checkpoint is not None or args.sample_actions):
+        raise RlvError("--checkpoint and --sample-actions need --policy RUN (a run directory)")
+
+
+def collect_from_args(args: CollectArgs, command: str) -> str:
+    """`rlv collect`: validate, collect, write atomically; returns the line to print."""
+    from rlv.data.dataset import write_dataset
+    from rlv.data.paired import write_paired
+    from rlv.envs import make_env
+
+    check_collect_args(args)
+    if args.policy not in ("expert", "random"):
+        from rlv.data.run_policy import collect_with_run
+
+        return collect_with_run(args, command)
+    env_name, domain = args.env or "acrobot", args.domain or "robot"
     targets = [t for t in (args.quality, args.success_rate, args.noise) if t is not None]
-    env = make_env(args.env, args.seed, domain=args.domain)
+    env = make_env(env_name, args.seed, domain=domain)
     how_made = {"policy": args.policy, "seed": args.seed, "command": command}
     if args.paired is not None:
-        if args.paired < 1:
-            raise RlvError(f"--paired must be at least 1, got {args.paired}")
-        if args.domain != "robot":
+        if domain != "robot":
             raise RlvError("--paired renders both domains itself; leave --domain at robot")
         if not has_scripted_expert(env):
-            raise RlvError(f"no scripted expert for {args.env!r} to make paired frames with")
+            raise RlvError(f"no scripted expert for {env_name!r} to make paired frames with")
         noise = 0.3 if args.noise is None else args.noise
         robot, human = collect_paired(
-            env, make_env(args.env, args.seed, domain="human"), args.paired, args.seed, noise, args.progress
+            env, make_env(env_name, args.seed, domain="human"), args.paired, args.seed, noise, args.progress
         )
-        meta = {"env": args.env, "source": "rlv collect --paired", "how_made": how_made | {"noise": noise}}
+        meta = {"env": env_name, "source": "rlv collect --paired", "how_made": how_made | {"noise": noise}}
         write_paired(args.out, robot, human, meta, overwrite=args.overwrite)
         return f"wrote {args.out}: {len(robot)} paired frames of shape {robot.shape[1:]} (noise {noise:.3f})"
     if args.policy == "random":
@@ -316,28 +335,40 @@ def collect_from_args(args: CollectArgs, command: str) -> str:
     else:
         if len(targets) != 1:
             raise RlvError("give exactly one of --quality R, --success-rate P or --noise P")
-        if args.env == "acrobot":
+        if env_name == "acrobot":
             make_expert: Callable[[float, np.random.Generator], Policy] = NoisyAcrobotExpert
         elif has_scripted_expert(env):
             make_expert = NoisyScriptedExpert
         else:
-            raise RlvError(f"no scripted expert for {args.env!r}; use --policy random")
+            raise RlvError(f"no scripted expert for {env_name!r}; use --policy random or --policy RUN")
         quality = "success" if args.success_rate is not None else "return"
         target = args.success_rate if args.success_rate is not None else args.quality
         result = collect_expert(
             env, make_expert, args.episodes, args.seed, target, args.noise, quality, progress=args.progress
         )
-    rate = success_rate(result.episodes)
-    meta = {
-        "env": args.env,
-        "domain": args.domain,
-        "source": f"rlv collect --policy {args.policy}",
+    meta = collected_meta(args, result, env_name, domain, how_made)
+    write_dataset(args.out, result.episodes, meta, overwrite=args.overwrite)
+    return collected_line(args, result, domain)
+
+
+def collected_meta(
+    args: CollectArgs, result: Collected, env_name: str, domain: str, how_made: dict[str, Any]
+) -> dict[str, Any]:
+    """meta.json fields of a collected dataset (counts and shapes are added by the writer)."""
+    policy = args.policy if args.policy in ("expert", "random") else "RUN"
+    return {
+        "env": env_name,
+        "domain": domain,
+        "source": f"rlv collect --policy {policy}",
         "how_made": how_made
         | {"noise": result.noise, "target_return": args.quality, "target_success_rate": args.success_rate},
         "average_return": result.measured_return,
-        "success_rate": rate,
+        "success_rate": success_rate(result.episodes),
     }
-    write_dataset(args.out, result.episodes, meta, overwrite=args.overwrite)
+
+
+def collected_line(args: CollectArgs, result: Collected, domain: str) -> str:
+    """The line `rlv collect` prints about what it wrote."""
     transitions = sum(episode.length for episode in result.episodes)
     asked = [
         f"asked {name} {value:g}"
@@ -346,8 +377,8 @@ def collect_from_args(args: CollectArgs, command: str) -> str:
     ]
     return (
         f"wrote {args.out}: {len(result.episodes)} episodes, {transitions} transitions, "
-        f"domain {args.domain}, "
-        f"average return {result.measured_return:.2f}, success rate {rate:.2f}"
+        f"domain {domain}, "
+        f"average return {result.measured_return:.2f}, success rate {success_rate(result.episodes):.2f}"
         + (f" ({asked[0]})" if asked else "")
         + f", noise {result.noise:.3f}"
     )

@@ -146,6 +146,48 @@ class FromLeRobotArgs:
     """Show a progress bar."""
 
 
+@dataclass(frozen=True)
+class FromRunArgs:
+    """Turn a training run's replay (a window of its env steps) into an observation dataset, split
+    into its episodes; true actions and rewards are kept for ablations only."""
+
+    run: Annotated[Path, tyro.conf.Positional]
+    """Run directory (rlv train --out RUN), trained with its replay saved (the default)."""
+    out: Path
+    """Dataset directory to create."""
+    from_step: int | None = None
+    """Keep the episodes that start after this env step (the run's env_step counter, as in
+    train.csv); default: the oldest transition the replay keeps."""
+    to_step: int | None = None
+    """... and end at or before this env step; default: the newest. Both must lie in what the
+    replay keeps (its newest replay_size transitions), e.g. --from-step 10000 --to-step 35000 for
+    the 25 epochs of 1000 steps after the 10th."""
+    checkpoint: Path | None = None
+    """Checkpoint directory whose replay to read (default: the run's newest usable one)."""
+    success: Literal["auto", "terminated", "reward", "none"] = "auto"
+    """Which episodes end in success (the replay keeps no info['is_success']): auto = reward for
+    pointmass, push and drawer-open (reward 0 exactly on success), terminated otherwise; terminated
+    = the env ended the episode before the time limit; reward = the last reward is at least
+    --success-reward; none."""
+    success_reward: float = 0.0
+    """With --success reward: the last transition's reward that counts as success (at least this)."""
+    overwrite: bool = False
+    """Replace an existing dataset at --out."""
+
+
+def run_from_run(args: FromRunArgs) -> str:
+    from rlv.data.from_run import dataset_from_run
+
+    meta = dataset_from_run(args.run, args.out, args.from_step, args.to_step, args.checkpoint,
+                            args.success, args.success_reward, args.overwrite)  # fmt: skip
+    how = meta["how_made"]
+    return (
+        f"wrote {args.out}: {meta['num_episodes']} episodes, {meta['num_transitions']} transitions of env "
+        f"steps {how['from_step'] + 1}..{how['to_step']} ({how['checkpoint']}), average return "
+        f"{meta['average_return']:.2f}, success rate {meta['success_rate']:.2f}"
+    )
+
+
 def run_from_minari(args: FromMinariArgs) -> str:
     from rlv.data.converters import from_minari
 
@@ -233,5 +275,6 @@ DATA_COMMANDS: dict[str, tuple[type, Callable[[Any], str]]] = {
     "split": (SplitArgs, run_split),
     "from-minari": (FromMinariArgs, run_from_minari),
     "from-lerobot": (FromLeRobotArgs, run_from_lerobot),
+    "from-run": (FromRunArgs, run_from_run),
 }
 """`rlv data` subcommand name -> (argument dataclass, function returning the text to print)."""

@@ -65,3 +65,27 @@ def success_of(info: dict) -> float:
         if key in info:
             return float(bool(info[key]))
     return float("nan")
+
+
+def episode_success(info: dict, terminated: bool) -> bool:
+    """Whether a finished episode succeeded: the env's own flag (`info['success']` or
+    `info['is_success']`, as Gymnasium-Robotics reports it) when it reports one at the last step,
+    else whether the env ended the episode itself (`terminated`, as Acrobot does at its goal)
+    rather than the time limit cutting it off."""
+    reported = success_of(info)
+    return bool(terminated) if np.isnan(reported) else bool(reported)
+
+
+SUCCESS_REWARD: dict[str, float] = {task: 0.0 for task in ("pointmass", *metaworld_tasks.TASKS)}
+"""Built-in tasks that never terminate and signal success by their reward instead: a step is a
+success exactly when its reward is this value (-1 per step, 0 on success). What `rlv data
+from-run` uses for them, as a run's replay keeps rewards but no infos."""
+
+
+def time_limit(env: gym.Env) -> int | None:
+    """The env's episode step limit (its TimeLimit wrapper's), or None when it has none."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._max_episode_steps)
+        env = env.env
+    return None
