@@ -4,15 +4,20 @@ pointmass), checked by replaying each episode's true actions in a fresh copy of 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_cli import rlv
+from test_replay import to_old_format
 
+from rlv.cli import main
 from rlv.config import load_config
 from rlv.data.collect import episode_seed
 from rlv.data.dataset import load_dataset
@@ -21,10 +26,26 @@ from rlv.envs import make_env
 from rlv.envs.factory import episode_success
 from rlv.evaluate import load_run_agent
 
+
+def cli(*args: str, cwd: Path, check: bool = True) -> tuple[int, str, str]:
+    """`rlv ARGS` run in this process (the same entry point as the console script, without a
+    Python start-up per call) in directory `cwd`: exit status, stdout, stderr."""
+    out, err, previous = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(previous)
+    if check and code != 0:
+        raise AssertionError(f"rlv {' '.join(args)} failed:\n{err.getvalue()}")
+    return code, out.getvalue(), err.getvalue()
+
+
 TINY = ["--sac.hidden", "32", "32", "--sac.batch-size", "32", "--eval-episodes", "1", "--no-progress"]
 RUNS = {
     # acrobot: 100-step episodes, a replay of 450 < 600 steps (wrapped: env steps 151..600 kept)
-    "acrobot": ["acrobot-sac", "--total-steps", "600", "--random-steps", "300", "--replay-size", "450",
+    "acrobot": ["acrobot-sac", "--total-steps", "600", "--random-steps", "450", "--replay-size", "450",
                 "--eval-every", "600", "--checkpoint-every", "200"],
     # Pendulum never terminates: 50-step episodes cut by the time limit
     "pendulum": ["--env", "gym:Pendulum-v1", "--horizon", "50", "--total-steps", "300", "--random-steps",
@@ -41,7 +62,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("from-run")
     for name, args in RUNS.items():
         if name != "inverted" or HAS_MUJOCO:
-            rlv("train", *args, *TINY, "--out", name, cwd=path)
+            cli("train", *args, *TINY, "--out", name, cwd=path)
     return path
 
 
@@ -84,7 +105,7 @@ def reset_index(run: Path, first_obs: np.ndarray, tries: int = 200) -> int:
 
 @pytest.mark.parametrize("name", ["pendulum", pytest.param("inverted", marks=needs_mujoco)])
 def test_from_run_splits_a_whole_replay_into_the_episodes_that_were_run(workdir, name):
-    out = rlv("data", "from-run", name, "--out", f"{name}-all", cwd=workdir).stdout
+    out = rlv("data", "from-run", name, "--out", f"{name}-all", cwd=workdir).stdout  # the console script
     dataset = load_dataset(workdir / f"{name}-all")
     ends = replayed(workdir / name, dataset.episodes)
     lengths = [episode.length for episode in dataset.episodes]
@@ -105,7 +126,7 @@ def test_from_run_splits_a_whole_replay_into_the_episodes_that_were_run(workdir,
 
 
 def test_from_run_on_a_wrapped_replay_leaves_out_the_episode_that_lost_its_start(workdir):
-    rlv("data", "from-run", "acrobot", "--out", "acrobot-all", cwd=workdir)
+    cli("data", "from-run", "acrobot", "--out", "acrobot-all", cwd=workdir)
     dataset = load_dataset(workdir / "acrobot-all")
     assert [episode.length for episode in dataset.episodes] == [100] * 4  # env steps 201..600
     first = reset_index(workdir / "acrobot", dataset.episodes[0].obs[0])
@@ -114,14 +135,26 @@ def test_from_run_on_a_wrapped_replay_leaves_out_the_episode_that_lost_its_start
     assert dataset.meta["success_rate"] == 0.0 and dataset.meta["average_return"] == -100.0
 
 
+def test_from_run_reads_a_run_checkpointed_before_replay_chunks_alike(workdir):
+    shutil.copytree(workdir / "acrobot", workdir / "acrobot-old")
+    to_old_format(workdir / "acrobot-old")  # replay.npz in each checkpoint, no chunks
+    assert not (workdir / "acrobot-old" / "replay").exists()
+    for name in ("acrobot", "acrobot-old"):
+        cli("data", "from-run", name, "--out", f"{name}-npz-test", "--from-step", "200", cwd=workdir)
+    new, old = (load_dataset(workdir / f"{name}-npz-test").episodes for name in ("acrobot", "acrobot-old"))
+    assert len(new) == len(old) == 4
+    for a, b in zip(new, old, strict=True):
+        assert a.obs.tobytes() == b.obs.tobytes() and a.true_actions.tobytes() == b.true_actions.tobytes()
+
+
 @needs_mujoco
 def test_from_run_window_keeps_the_episodes_inside_it(workdir):
-    rlv("data", "from-run", "inverted", "--out", "inv-all", "--overwrite", cwd=workdir)
+    cli("data", "from-run", "inverted", "--out", "inv-all", "--overwrite", cwd=workdir)
     episodes = load_dataset(workdir / "inv-all").episodes
     starts = np.concatenate([[0], np.cumsum([episode.length for episode in episodes])])
     low, high = 40, 120
     inside = [i for i in range(len(episodes)) if starts[i] >= low and starts[i + 1] <= high]
-    rlv("data", "from-run", "inverted", "--out", "inv-window", "--from-step", str(low), "--to-step",
+    cli("data", "from-run", "inverted", "--out", "inv-window", "--from-step", str(low), "--to-step",
         str(high), cwd=workdir)  # fmt: skip
     window = load_dataset(workdir / "inv-window")
     assert len(window.episodes) == len(inside) >= 3
@@ -134,13 +167,14 @@ def test_from_run_window_keeps_the_episodes_inside_it(workdir):
 @needs_mujoco
 def test_from_run_success_rules(workdir):
     for rule, expected in (("none", lambda e: False), ("reward", lambda e: e.rewards[-1] >= 1.0)):
-        rlv("data", "from-run", "inverted", "--out", f"inv-{rule}", "--success", rule, "--success-reward",
+        cli("data", "from-run", "inverted", "--out", f"inv-{rule}", "--success", rule, "--success-reward",
             "1", cwd=workdir)  # fmt: skip
         dataset = load_dataset(workdir / f"inv-{rule}")
         assert [e.success for e in dataset.episodes] == [expected(e) for e in dataset.episodes]
     oldest = sorted((workdir / "inverted" / "checkpoints").glob("step_*"))[0]
-    older = rlv("data", "from-run", "inverted", "--out", "inv-old", "--checkpoint", str(oldest),
-                cwd=workdir).stdout  # fmt: skip
+    older = cli("data", "from-run", "inverted", "--out", "inv-old", "--checkpoint", str(oldest), cwd=workdir)[
+        1
+    ]
     step = int(oldest.name.removeprefix("step_"))
     assert step < 203 and f"of env steps 1..{step} ({oldest})" in older
     assert load_dataset(workdir / "inv-old").num_transitions == step  # taken at an episode end
@@ -172,19 +206,19 @@ def test_bad_input_is_one_line_and_writes_nothing(workdir, args, message):
     if "NOT_A_RUN" in args:
         (workdir / "NOT_A_RUN").mkdir(exist_ok=True)
     if "NO_REPLAY" in args and not (workdir / "NO_REPLAY").exists():
-        rlv("train", "--env", "gym:Pendulum-v1", "--total-steps", "50", "--random-steps", "50",
+        cli("train", "--env", "gym:Pendulum-v1", "--total-steps", "50", "--random-steps", "50",
             "--eval-every", "50", *TINY, "--no-save-replay", "--out", "NO_REPLAY", cwd=workdir)  # fmt: skip
     before = sorted(os.listdir(workdir))
-    result = rlv(*args, cwd=workdir, check=False)
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("rlv: error: ")
-    assert message in result.stderr
+    code, _, stderr = cli(*args, cwd=workdir, check=False)
+    assert code == 1
+    assert stderr.count("\n") == 1 and stderr.startswith("rlv: error: ")
+    assert message in stderr
     assert sorted(os.listdir(workdir)) == before
 
 
 @pytest.mark.parametrize("name", ["acrobot", "pendulum"])
 def test_collect_with_a_run_policy_takes_the_policy_actions(workdir, name):
-    rlv("collect", "--policy", name, "--out", f"{name}-policy", "--episodes", "2", "--seed", "3",
+    cli("collect", "--policy", name, "--out", f"{name}-policy", "--episodes", "2", "--seed", "3",
         "--no-progress", cwd=workdir)  # fmt: skip
     dataset = load_dataset(workdir / f"{name}-policy")
     config = load_config(workdir / name / "config.json")
@@ -201,8 +235,8 @@ def test_collect_with_a_run_policy_takes_the_policy_actions(workdir, name):
 
     noisy = ["collect", "--policy", name, "--noise", "0.5", "--sample-actions", "--episodes", "1",
              "--no-progress"]  # fmt: skip
-    rlv(*noisy, "--out", f"{name}-noisy-a", cwd=workdir)
-    rlv(*noisy, "--out", f"{name}-noisy-b", cwd=workdir)
+    cli(*noisy, "--out", f"{name}-noisy-a", cwd=workdir)
+    cli(*noisy, "--out", f"{name}-noisy-b", cwd=workdir)
     a, b = (load_dataset(workdir / f"{name}-noisy-{x}").episodes[0] for x in "ab")
     np.testing.assert_array_equal(a.true_actions, b.true_actions)  # seeded
     deterministic = np.stack([agent.act(obs, deterministic=True) for obs in a.obs[:-1]])
@@ -210,12 +244,12 @@ def test_collect_with_a_run_policy_takes_the_policy_actions(workdir, name):
 
 
 def test_collect_with_a_pointmass_run_policy_in_the_human_domain(tmp_path):
-    rlv("train", "pointmass-sac", "--total-steps", "80", "--random-steps", "80", "--eval-every", "80",
+    cli("train", "pointmass-sac", "--total-steps", "80", "--random-steps", "80", "--eval-every", "80",
         "--sac.conv-channels", "4", "4", "--sac.hidden", "16", "16", "--eval-episodes", "1", "--no-progress",
         "--out", "run", cwd=tmp_path)  # fmt: skip
     for domain in ("robot", "human"):
-        out = rlv("collect", "--policy", "run", "--domain", domain, "--episodes", "2", "--noise", "0.2",
-                  "--out", domain, "--no-progress", cwd=tmp_path).stdout  # fmt: skip
+        out = cli("collect", "--policy", "run", "--domain", domain, "--episodes", "2", "--noise", "0.2",
+                  "--out", domain, "--no-progress", cwd=tmp_path)[1]  # fmt: skip
         assert f"domain {domain}" in out
     robot, human = load_dataset(tmp_path / "robot"), load_dataset(tmp_path / "human")
     assert human.meta["domain"] == "human" and human.meta["how_made"]["acting_domain"] == "robot"
@@ -224,7 +258,7 @@ def test_collect_with_a_pointmass_run_policy_in_the_human_domain(tmp_path):
         assert r.obs.shape == h.obs.shape and r.obs.dtype == np.uint8
         assert not np.array_equal(r.obs, h.obs)
         assert r.success == h.success
-    rlv("data", "from-run", "run", "--out", "replay", cwd=tmp_path)
+    cli("data", "from-run", "run", "--out", "replay", cwd=tmp_path)
     replay = load_dataset(tmp_path / "replay")
     assert [e.length for e in replay.episodes] == [40, 40] and replay.meta["obs_dtype"] == "uint8"
     assert [e.success for e in replay.episodes] == [e.rewards[-1] == 0 for e in replay.episodes]

@@ -32,10 +32,11 @@ from rlv.checkpoint import STATE_FILE, checkpoint_candidates, load_newest, load_
 from rlv.config import TrainConfig, load_config
 from rlv.data.dataset import DatasetWriter, Episode, atomic_directory
 from rlv.data.replay import ReplayBuffer
-from rlv.data.replay_files import REPLAY_DIR, has_replay, open_replay
+from rlv.data.replay_files import REPLAY_DIR, has_replay, load_replay
 from rlv.envs import make_env
 from rlv.envs.factory import SUCCESS_REWARD, time_limit
 from rlv.errors import RlvError
+from rlv.observation import ObservationKind
 
 SuccessRule = Literal["auto", "terminated", "reward", "none"]
 SUCCESS_RULES: dict[str, str] = {
@@ -56,10 +57,12 @@ class RunReplay:
     config: TrainConfig
     checkpoint: Path
     buffer: ReplayBuffer
-    step_offset: int
-    """env_step - replay total: transition g was taken at env step g + step_offset + 1."""
+    env_step: int
+    """The checkpoint's env step counter: the replay's newest transition was taken at this step."""
     at_episode_boundary: bool
     """The checkpoint was taken between episodes (so the newest transition ends one)."""
+    limit: int | None
+    """The env's time limit (None: it has none)."""
 
     @property
     def first(self) -> int:
@@ -69,26 +72,39 @@ class RunReplay:
     @property
     def steps(self) -> tuple[int, int]:
         """(A, B): the replay holds the transitions of env steps A+1 .. B."""
-        return self.first + self.step_offset, self.buffer.total + self.step_offset
+        return self.env_step - self.buffer.size, self.env_step
+
+    @property
+    def starts_an_episode(self) -> bool:
+        """Whether the oldest transition kept starts an episode: nothing was evicted. An old
+        `replay.npz` does not count its evictions, so a full one counts as evicted unless the
+        run's own step count says otherwise."""
+        return self.first == 0 and (
+            self.buffer.size < self.buffer.capacity or self.env_step == self.buffer.size
+        )
 
 
 def read_run_replay(run: Path, checkpoint: Path | None = None) -> RunReplay:
-    """The replay of `checkpoint`, or of the newest usable checkpoint of `run` that has one."""
+    """The replay of `checkpoint`, or of the newest usable checkpoint of `run` that has one, in a
+    buffer shaped by the run's config and env; chunks + manifest or an old `replay.npz`."""
     run = Path(run)
     if not run.is_dir():
         raise RlvError(f"{run}: no such run directory")
     config = load_config(run / "config.json")
+    env = make_env(config.env, config.seed, config.horizon, config.domain)
+    obs = ObservationKind.of_space(env.observation_space, config.env)
 
     def load(path: Path) -> RunReplay:
         state = load_state(path / STATE_FILE)
         if not has_replay(path):
             raise RlvError(f"{path}: holds no replay (the run was trained with --no-save-replay?)")
-        buffer = open_replay(path, run / REPLAY_DIR)
         try:
             env_step, boundary = int(state["counters"]["env_step"]), bool(state["at_episode_boundary"])
         except (KeyError, TypeError, ValueError) as error:
             raise RlvError(f"{path / STATE_FILE}: not an rlv checkpoint (no {error})") from error
-        return RunReplay(config, path, buffer, env_step - buffer.total, boundary)
+        buffer = ReplayBuffer(obs.shape, env.action_space.shape[0], config.replay_size, 0, obs.dtype)
+        load_replay(buffer, path, run / REPLAY_DIR)
+        return RunReplay(config, path, buffer, env_step, boundary, time_limit(env))
 
     if checkpoint is not None:
         return load(Path(checkpoint))
@@ -155,10 +171,7 @@ def window_episodes(
     slots = (replay.first + np.arange(buffer.size)) % buffer.capacity
     done = buffer.done[slots].astype(bool)
     ended = buffer.end_of[slots] >= 0
-    limit = time_limit(
-        make_env(replay.config.env, replay.config.seed, replay.config.horizon, replay.config.domain)
-    )
-    bounds = episode_bounds(done, ended, limit, replay.first == 0, replay.at_episode_boundary)
+    bounds = episode_bounds(done, ended, replay.limit, replay.starts_an_episode, replay.at_episode_boundary)
     low = from_step - replay.steps[0]  # window in positions of the replay's transitions
     high = to_step - replay.steps[0]
     for start, stop in bounds:
