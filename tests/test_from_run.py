@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from test_cli import rlv
@@ -19,7 +20,7 @@ from test_replay import to_old_format
 
 from rlv.cli import main
 from rlv.config import load_config
-from rlv.data.collect import episode_seed
+from rlv.data.collect import episode_seed, rollout
 from rlv.data.dataset import load_dataset
 from rlv.data.from_run import episode_bounds, success_function
 from rlv.envs import make_env
@@ -275,6 +276,36 @@ def test_episode_bounds_rules():
     assert episode_bounds(done, ended, 5, True, True) == [(0, 3), (7, 12)]  # (3, 7): cut short
 
 
+class ReportingEnv(gym.Env):
+    """Reports info['is_success'] = `flag` at every step; terminates at step 2 when `terminates`."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+    def __init__(self, flag: bool | None, terminates: bool) -> None:
+        self.flag, self.terminates, self.steps = flag, terminates, 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.steps = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.steps += 1
+        info = {} if self.flag is None else {"is_success": self.flag}
+        return np.full(1, self.steps, dtype=np.float32), 0.0, self.terminates and self.steps == 2, False, info
+
+
+@pytest.mark.parametrize(
+    ("flag", "terminates", "success"),
+    [(True, False, True), (False, True, False), (None, True, True), (None, False, False)],
+)
+def test_collected_success_is_the_reported_flag_else_termination(flag, terminates, success):
+    env = gym.wrappers.TimeLimit(ReportingEnv(flag, terminates), max_episode_steps=5)
+    episode = rollout(env, lambda env, obs: np.zeros(1, dtype=np.float32), seed=0)
+    assert episode.length == (2 if terminates else 5) and episode.success is success
+
+
 def test_success_rules():
     assert episode_success({"is_success": 1.0}, terminated=False)
     assert not episode_success({"is_success": 0.0}, terminated=True)
@@ -284,3 +315,22 @@ def test_success_rules():
     assert success_function("auto", "gym:Pendulum-v1", 0.0)(True, -3.0)
     assert success_function("reward", "acrobot", -0.5)(False, 0.0)
     assert not success_function("none", "acrobot", 0.0)(True, 0.0)
+
+
+def test_from_run_leaves_out_the_episode_a_resume_restarted(tmp_path):
+    cli("train", "acrobot-sac", "--total-steps", "250", "--random-steps", "450", "--eval-every", "250",
+        "--checkpoint-every", "100", *TINY, "--out", "run", cwd=tmp_path)  # fmt: skip
+    final = load_dataset_from(tmp_path, "run", "before")
+    assert [e.length for e in final] == [100, 100]  # env steps 201..250: cut off by the final checkpoint
+    cli("train", "--resume", "run", "--total-steps", "450", "--no-progress", cwd=tmp_path)
+    episodes = load_dataset_from(tmp_path, "run", "after")
+    assert [e.length for e in episodes] == [100] * 4  # 1..100, 101..200, (201..250 cut), 251..350, 351..450
+    assert [reset_index(tmp_path / "run", e.obs[0]) for e in episodes] == [0, 1, 3, 4]
+    for first, episode in zip([0, 1, 3, 4], episodes, strict=True):
+        assert replayed(tmp_path / "run", [episode], first_reset=first) == [(False, True)]
+
+
+def load_dataset_from(cwd: Path, run: str, out: str) -> list:
+    """The episodes `rlv data from-run RUN --out OUT` writes."""
+    cli("data", "from-run", run, "--out", out, cwd=cwd)
+    return load_dataset(cwd / out).episodes
