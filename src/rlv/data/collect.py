@@ -200,7 +200,7 @@ def calibrate_noise(
     name = "average return" if measure is average_return else "success rate"
     if low == 0.0 and measured < target:
         raise RlvError(
-            f"target {name} {target:g} is out of reach: the expert with almost no noise "
+            f"target {name} {target:g} is out of reach: the policy with almost no noise "
             f"({high:.3f}) reaches {measured:.4g} on {probe_episodes} probe episodes; ask for at most that"
         )
     if high == 1.0 and measured > target:
