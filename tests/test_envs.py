@@ -69,3 +69,10 @@ def test_gym_box_env_and_errors():
         make_env("gym:NoSuchEnv-v0", seed=0)
     with pytest.raises(RlvError, match="needs a Box"):
         make_env("gym:CartPole-v1", seed=0)
+
+
+def test_gym_action_boxes_are_rescaled_to_the_policy_range():
+    env = make_env("gym:Pendulum-v1", 0)
+    assert np.all(env.action_space.low == -1) and np.all(env.action_space.high == 1)
+    env.step(np.array([1.0], np.float32))
+    assert env.unwrapped.last_u == pytest.approx(2.0)  # the full torque of Pendulum's [-2, 2] box

@@ -53,6 +53,10 @@ def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "ro
         raise RlvError(f"environment {name!r} has action space {env.action_space}; rlv needs a Box")
     if not np.all(np.isfinite(env.action_space.low)) or not np.all(np.isfinite(env.action_space.high)):
         raise RlvError(f"environment {name!r} has an unbounded action space; rlv needs finite bounds")
+    space = env.action_space
+    if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+        # the policy acts in [-1, 1] (tanh); map that onto the env's own box, as SB3 and CleanRL do
+        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
     env.reset(seed=seed)
     env.action_space.seed(seed)
     return env
