@@ -55,7 +55,9 @@ class Args:
     """Instead of calibrating to --success-rate: the expert's noise level (saves the probe episodes)."""
     methods: tuple[str, ...] = ("rlv", "rlv_align", "rlv_robot_videos")
     """Methods to run besides sac (always run: the baseline). Known: rlv, rlv_align,
-    rlv_contrastive, rlv_align_adversarial, sac_humanlike, rlv_humanlike, rlv_robot_videos."""
+    rlv_contrastive, rlv_align_adversarial, sac_humanlike, rlv_humanlike, rlv_humanlike_anchor
+    (HumanLike + the inverse-model anchor), rlv_align_zero_actions (the transfer losses with zero
+    actions on video rows: do the labels matter?), rlv_robot_videos."""
     extra: str = ""
     """More `rlv train` options for every run, one string: --extra="--sac.batch-size 32"."""
     paired: int = 2000
@@ -121,6 +123,8 @@ def method_jobs(
         ("rlv_align_adversarial", f"{args.env}-rlv-align-adversarial", with_data),
         ("sac_humanlike", f"{args.env}-sac-humanlike", schedule),
         ("rlv_humanlike", f"{args.env}-rlv-humanlike", with_data),
+        ("rlv_humanlike_anchor", f"{args.env}-rlv-humanlike", [*with_data, "--rlv.idm-encoder-weight", "1"]),
+        ("rlv_align_zero_actions", f"{args.env}-rlv-align", [*with_pairs, "--rlv.action-source", "zero"]),
     ]
     if "rlv_robot_videos" in args.methods:  # same seed and noise: the same episodes, robot-rendered
         robot_data = collect(args, work, "robot")

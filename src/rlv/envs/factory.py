@@ -56,7 +56,8 @@ def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "ro
     space = env.action_space
     if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
         # the policy acts in [-1, 1] (tanh); map that onto the env's own box, as SB3 and CleanRL do
-        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+        unit = np.ones(space.shape, dtype=np.float32)
+        env = gym.wrappers.RescaleAction(env, -unit, unit)
     env.reset(seed=seed)
     env.action_space.seed(seed)
     return env
