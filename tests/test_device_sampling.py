@@ -16,6 +16,7 @@ from test_train import assert_same_state, final_agent, rows, train_interrupted_a
 
 import rlv.data.device
 import rlv.train
+from rlv.config import SACConfig
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.device import BatchSampler
 from rlv.data.paired import PairedFrames, PairedSampler
@@ -133,15 +134,26 @@ def force_device_sampling(monkeypatch):
     monkeypatch.setattr(rlv.train, "BatchSampler", on_device)
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv"])
+PIXELS = {
+    "env": "pointmass",
+    "total_steps": 400,
+    "replay_size": 1000,
+    "sac": SACConfig(batch_size=8, conv_channels=(4, 4)),
+}
+"""A pointmass run from 48x48 frames small enough for seconds (uint8 replay, ends shared)."""
+
+
+@pytest.mark.parametrize(
+    ("algo", "changes", "interrupt"), [("sac", {}, 470), ("rlv", {}, 470), ("sac", PIXELS, 330)]
+)
 def test_a_run_sampled_on_the_device_matches_the_host_run_and_resumes_exactly(
-    tmp_path, acrobot_dataset, algo, monkeypatch
+    tmp_path, acrobot_dataset, algo, changes, interrupt, monkeypatch
 ):
-    reference = tiny_config(tmp_path / "host", algo, acrobot_dataset)
+    reference = tiny_config(tmp_path / "host", algo, acrobot_dataset, **changes)
     train(reference)
     force_device_sampling(monkeypatch)
     mirrored = dataclasses.replace(reference, out=tmp_path / "device" / "run")
-    train_interrupted_at(monkeypatch, mirrored, 470)
+    train_interrupted_at(monkeypatch, mirrored, interrupt)
     force_device_sampling(monkeypatch)
     resume(mirrored.out, progress=False)
     for name in ("train.csv", "eval.csv"):

@@ -46,13 +46,21 @@ class DeviceReplay:
         self.copy_all()
 
     def copy_all(self) -> None:
-        """Copy every array of the host buffer."""
-        replay, device = self.replay, self.device
-        self.obs = to_device(replay.obs, device)
-        self.action = to_device(replay.action, device)
-        self.reward = to_device(replay.reward, device)
-        self.done = to_device(replay.done.astype(np.float32), device)
-        self.end_of = to_device(replay.end_of.astype(np.int64), device)
+        """Allocate the mirror's arrays at the buffer's capacity on the device and copy the live
+        slots (0 ... size - 1) and the `ends` ring into them."""
+        replay, device, live = self.replay, self.device, slice(0, self.replay.size)
+        host = {
+            "obs": replay.obs,
+            "action": replay.action,
+            "reward": replay.reward,
+            "done": replay.done.astype(np.float32),
+            "end_of": replay.end_of.astype(np.int64),
+        }
+        for name, array in host.items():
+            mirror = torch.zeros(array.shape, dtype=torch.from_numpy(array[:0]).dtype, device=device)
+            mirror[live] = to_device(array[live], device)
+            setattr(self, name, mirror)
+        self.end_of[replay.size :] = -1
         self.ends = to_device(replay.ends, device)
         self.ends_source, self.generation, self.synced_total = replay.ends, replay.generation, replay.total
 
