@@ -14,9 +14,10 @@ Three visual domains render the same physics:
   Sawyer arm in its robot colours, as in the RLV paper's HumanLike setting.
 
 Rendering: MuJoCo offscreen through EGL when the machine has a GPU that EGL can use, else through
-OSMesa on the CPU; a `MUJOCO_GL` set by the user is kept (rlv.envs.gl chooses, at import). Shadows,
-reflections and multisampling are off: at 48x48 they are invisible, and on the CPU they cost 20x
-the frame (measured: 205 ms vs 10 ms per frame). Needs the `metaworld` extra.
+OSMesa on the CPU; a `MUJOCO_GL` set by the user is kept (rlv.envs.gl chooses, the first time a
+task is made, before Meta-World imports MuJoCo). Shadows, reflections and multisampling are off:
+at 48x48 they are invisible, and on the CPU they cost 20x the frame (measured: 205 ms vs 10 ms
+per frame). Needs the `metaworld` extra.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import numpy as np
 
 from rlv.envs.gl import choose_gl_backend
 from rlv.errors import RlvError
-
-GL_BACKEND = choose_gl_backend()
 
 SIZE = 48
 DOMAINS = ("robot", "human", "humanlike")
@@ -49,6 +48,7 @@ SKIN_BODIES = ("right_l5", "right_l6", "right_hand", "hand", "rightpad", "leftpa
 
 
 def _import_metaworld() -> Any:
+    choose_gl_backend()  # before MuJoCo's renderer is imported
     try:
         import metaworld.envs
         import metaworld.policies
