@@ -161,11 +161,21 @@ def test_a_run_sampled_on_the_device_matches_the_host_run_and_resumes_exactly(
     assert_same_state(final_agent(mirrored.out), final_agent(reference.out))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
-def test_a_cuda_run_samples_on_the_device(tmp_path, acrobot_dataset):
-    config = tiny_config(tmp_path, "rlv", acrobot_dataset, device="cuda")
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(("algo", "changes"), [("rlv", {}), ("sac", PIXELS)])
+def test_a_run_samples_on_its_device(tmp_path, acrobot_dataset, device, algo, changes):
+    """On cuda the batches are drawn there (on cpu the host path runs: nothing to mirror)."""
+    config = tiny_config(tmp_path, algo, acrobot_dataset, device=device, **changes)
     setup = rlv.train.build(config)
-    assert setup.batches.on_device
+    assert setup.batches.on_device == (device != "cpu")
+    obs, _ = setup.env.reset(seed=0)
+    for _ in range(3):
+        action = setup.env.action_space.sample()
+        next_obs, reward, terminated, _, _ = setup.env.step(action)
+        setup.replay.add(obs, action, float(reward), next_obs, terminated)
+        obs = next_obs
     batches = setup.batches.sample(8, 8, 0)
-    assert batches.robot.obs.is_cuda and batches.observations.obs.is_cuda
+    tensors = [*batches.robot, *(batches.observations or [])]
+    assert all(tensor.device.type == device for tensor in tensors if tensor is not None)
     assert train(config)["env_step"] == config.total_steps
+    assert not rlv.train.build(dataclasses.replace(config, sample_on_device=False)).batches.on_device
