@@ -48,6 +48,7 @@ demo: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/throughput.py --no-vector --images --image-updates 30
 	$(BIN)/python benchmarks/acrobot_sample_efficiency.py
 
 clean:

@@ -3,11 +3,16 @@
 1. our SAC updates/s against Stable-Baselines3 SAC with identical networks (256-256 MLPs, twin
    critics) and batch (256) on the same continuous-Acrobot replay data;
 2. the cost of one RLV update (256 robot + 256 observation rows, plus the inverse model) relative
-   to one SAC update of ours.
+   to one SAC update of ours;
+3. images (`--images`): our image SAC and RLV against Stable-Baselines3 SAC with a CNN policy of
+   the same conv layers, on the same 48x48x3 uint8 frames, with the pointmass encoder (3x3 convs,
+   8-16-16, batch 32) and the push preset's original encoder (5x5 convs, 16-16-32, batch 128);
+   with `--compile`, also our SAC under torch.compile (`--sac.compile`).
 
-Needs the `bench` extra (stable-baselines3). Prints a table; `--csv` also writes it.
+Needs the `bench` extra (stable-baselines3). Prints tables; `--csv` / `--image-csv` also write them.
 
     python benchmarks/throughput.py --threads 1 --updates 300
+    python benchmarks/throughput.py --no-vector --images --threads 1 --image-updates 100
 """
 
 from __future__ import annotations
@@ -41,6 +46,18 @@ class Args:
     """torch CPU threads."""
     csv: Path | None = None
     """Also write the table here."""
+    vector: bool = True
+    """Measure the state-vector (Acrobot) rows."""
+    images: bool = False
+    """Measure the image rows (48x48x3 frames)."""
+    image_updates: int = 100
+    """Timed updates per image learner (after warm-up)."""
+    compile: bool = False
+    """Image rows: also our SAC with torch.compile (compiling takes minutes)."""
+    device: str = "cpu"
+    """torch device of the image rows (ours sample on it; SB3 trains on it)."""
+    image_csv: Path | None = None
+    """Also write the image table here."""
 
 
 def best_rate(step: Callable[[], object], updates: int, warmup: int, repeats: int) -> float:
@@ -91,8 +108,7 @@ def sb3_learner(transitions: list[tuple[np.ndarray, ...]]) -> Callable[[], None]
     return lambda: model.train(gradient_steps=1, batch_size=256)
 
 
-def main(args: Args) -> None:
-    torch.set_num_threads(args.threads)
+def vector_rows(args: Args) -> None:
     torch.manual_seed(0)
     transitions = random_transitions(5000, seed=0)
     replay = ReplayBuffer((6,), 1, 10_000, seed=0)
@@ -143,11 +159,27 @@ def main(args: Args) -> None:
         )
     print(f"our SAC / SB3 SAC speed: {sac_rate / rates['Stable-Baselines3 SAC']:.2f}x")
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(args.csv, rows)
+
+
+def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    if args.vector:
+        vector_rows(args)
+    if args.images:
+        from throughput_images import image_rows
+
+        rows = image_rows(args, best_rate)
+        if args.image_csv:
+            write_csv(args.image_csv, rows)
 
 
 if __name__ == "__main__":

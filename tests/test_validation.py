@@ -35,6 +35,7 @@ RANGE_BAD: dict[str, list] = {
     "sac.augment": ["rotate"],
     "sac.shift_pad": [-1],
     "sac.appearance": ["paint"],
+    "sac.compile": [],
     "rlv.dataset": [],
     "rlv.obs_batch_size": [0],
     "rlv.max_episodes": [0, -2],
@@ -79,6 +80,7 @@ RANGE_BAD: dict[str, list] = {
     "threads": [0],
     "device": ["tpu", "cuda:99", "cuda" if not torch.cuda.is_available() else "cuda:99"],
     "progress": [],
+    "sample_on_device": [],
 }
 """Values of the right type but outside what the field allows (usable on the command line too)."""
 

@@ -52,6 +52,10 @@ class SACConfig:
     """Image tasks: randomise how training frames look (domain randomisation as augmentation):
     per frame a random colour permutation, gains and offsets, a lighting ramp and a texture grating,
     after the random shift. Evaluation and acting see the frames as rendered."""
+    compile: bool = False
+    """Compile the encoder, actor and critics (and RLV's inverse model) with torch.compile: the
+    first updates wait minutes for the compiler (a C++ compiler on cpu, Triton on cuda); results
+    match eager mode to rounding, not bit for bit."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,10 @@ class TrainConfig:
     """torch CPU threads for this run (1 is fastest for these small networks)."""
     device: str = "cpu"
     """torch device (cpu or cuda)."""
+    sample_on_device: bool = True
+    """With a GPU --device: keep the replay, the video dataset and the paired frames in the device's
+    memory and draw batches there (each step copies only the new transitions and the sampled row
+    numbers); --no-sample-on-device gathers batches on the host and copies them. No effect on cpu."""
     progress: bool = True
     """Show a progress bar with steps/s and the last evaluation."""
     sac: SACConfig = field(default_factory=SACConfig)

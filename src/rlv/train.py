@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlv.agents import Agent, Batches, Streams, build_agent, method_options, method_spec
+from rlv.agents import Agent, Streams, build_agent, method_options, method_spec
 from rlv.checkpoint import (
     LOAD_ERRORS,
     STATE_FILE,
@@ -43,6 +43,7 @@ from rlv.checkpoint import (
 )
 from rlv.config import TrainConfig, load_config, save_config
 from rlv.data.dataset import load_dataset
+from rlv.data.device import BatchSampler
 from rlv.data.paired import PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler, ReplayBuffer, rng_state, set_rng_state
 from rlv.data.replay_files import REPLAY_DIR, has_replay, load_replay, save_replay
@@ -53,7 +54,7 @@ from rlv.evaluate import evaluate
 from rlv.files import make_dir_atomic, run_lock, write_text_atomic
 from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
 from rlv.observation import ObservationKind
-from rlv.validation import check_config, check_device
+from rlv.validation import check_compile, check_config, check_device
 
 EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
 TRAIN_COLUMNS = [
@@ -88,6 +89,8 @@ class Setup:
     replay: ReplayBuffer
     sampler: ObservationSampler | None
     explore_rng: np.random.Generator
+    batches: BatchSampler
+    """Draws each update's batches from replay, sampler and paired (on the device with a GPU)."""
     paired: PairedSampler | None = None
     streams: Streams = dataclasses.field(default_factory=Streams)
 
@@ -110,7 +113,10 @@ def build(config: TrainConfig) -> Setup:
     agent = build_agent(config, obs, act_dim)
     replay = ReplayBuffer(obs.shape, act_dim, config.replay_size, config.seed + 2, obs.dtype)
     explore_rng = np.random.default_rng(config.seed + 4)
-    return Setup(env, eval_env, agent, replay, sampler, explore_rng, paired, streams)
+    device = torch.device(config.device)
+    on_device = config.sample_on_device and device.type != "cpu"
+    batches = BatchSampler(replay, sampler, paired, device, on_device)
+    return Setup(env, eval_env, agent, replay, sampler, explore_rng, batches, paired, streams)
 
 
 def observation_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> ObservationSampler:
@@ -326,10 +332,10 @@ class Trainer:
     def update(self) -> dict[str, float]:
         """One gradient step of the agent on fresh batches of the streams its method declared."""
         setup, streams = self.setup, self.setup.streams
-        robot = setup.replay.sample(self.config.sac.batch_size, self.device)
-        observations = setup.sampler.sample(streams.obs_batch_size, self.device) if setup.sampler else None
-        paired = setup.paired.sample(streams.paired_batch_size, self.device) if setup.paired else None
-        return setup.agent.update(Batches(robot, observations, paired))
+        batches = setup.batches.sample(
+            self.config.sac.batch_size, streams.obs_batch_size, streams.paired_batch_size
+        )
+        return setup.agent.update(batches)
 
     def run_eval(self) -> dict[str, float]:
         agent = self.setup.agent
@@ -366,6 +372,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     first (rlv.validation), then the environment and data; only then is the directory created."""
     check_config(config)
     check_device(config.device)
+    check_compile(config.sac.compile, config.device)
     out = Path(config.out)
     exists = RlvError(f"{out}: run directory already exists (use --resume {out} or another --out)")
     if out.exists():
@@ -390,6 +397,7 @@ def resume(run: Path, total_steps: int | None = None, progress: bool = True) -> 
     if total_steps is not None and (type(total_steps) is not int or total_steps < 1):
         raise RlvError(f"--total-steps: must be at least 1, got {total_steps}")
     check_device(config.device, f"{run / 'config.json'}: device")
+    check_compile(config.sac.compile, config.device, f"{run / 'config.json'}: sac.compile")
     changes: dict[str, Any] = {"out": run, "progress": progress}
     if total_steps is not None:
         changes["total_steps"] = total_steps

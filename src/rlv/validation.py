@@ -222,3 +222,28 @@ def check_device(device: str, where: str = "--device") -> None:
     if parsed.type == "mps" and torch.backends.mps.is_available():
         return
     raise RlvError(f"{where}: device {device!r} cannot be used here (use cpu, cuda or cuda:N)")
+
+
+CXX_COMPILERS = ("g++", "c++", "clang++")
+"""What torch.compile's CPU code generation can build with (CXX, when set, is tried first)."""
+
+
+def check_compile(compile_networks: bool, device: str, where: str = "--sac.compile") -> None:
+    """Refuse torch.compile where its code generation cannot run: on cpu without a C++ compiler,
+    on cuda without Triton (both would fail only at the first update, inside the training loop)."""
+    import importlib.util
+    import os
+    import shutil
+
+    if not compile_networks:
+        return
+    if device.startswith("cuda"):
+        if importlib.util.find_spec("triton") is None:
+            raise RlvError(f"{where}: torch.compile on {device} needs Triton, which this torch lacks")
+        return
+    compilers = (os.environ.get("CXX", ""), *CXX_COMPILERS)
+    if not any(name and shutil.which(name) for name in compilers):
+        raise RlvError(
+            f"{where}: torch.compile on {device} needs a C++ compiler ({', '.join(CXX_COMPILERS)} or "
+            f"$CXX); none is installed (apt-get install g++), or leave it off"
+        )

@@ -91,6 +91,8 @@ class RLV:
         feature_dim = getattr(encoder, "out_dim", obs_dim)
         self.idm = InverseModel(feature_dim, act_dim, config.idm_hidden).to(self.device)
         self.idm_optim = torch.optim.Adam(self.idm.parameters(), lr=config.idm_lr)
+        if sac_config.compile:
+            self.idm.compile()
         self.discriminator: Discriminator | None = None  # only with alignment: no unused RNG draws
         if config.alignment != "none":
             self.discriminator = Discriminator(feature_dim, spectral_norm=config.alignment == "dann").to(

@@ -67,6 +67,9 @@ class SAC:
             [*self.encoder.parameters(), *self.critic.parameters()], lr=config.lr
         )
         self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=config.lr)
+        if config.compile:  # in place: parameter names and state dicts stay those of eager mode
+            for network in (self.encoder, self.actor, self.critic, self.critic_target):
+                network.compile()
 
     @property
     def alpha(self) -> torch.Tensor:

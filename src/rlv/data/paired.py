@@ -97,9 +97,13 @@ class PairedSampler:
         self.robot, self.human = frames.robot, frames.human
         self.rng = np.random.default_rng(seed)
 
+    def draw(self, batch_size: int) -> np.ndarray:
+        """Rows of `batch_size` pairs drawn uniformly with replacement (P,) int64."""
+        return self.rng.integers(0, len(self.robot), size=batch_size)
+
     def sample(self, batch_size: int, device: torch.device) -> PairedBatch:
         """`batch_size` pairs (with replacement) as uint8 tensors (P, H, W, 3)."""
-        index = self.rng.integers(0, len(self.robot), size=batch_size)
+        index = self.draw(batch_size)
         return PairedBatch(
             torch.as_tensor(self.robot[index], device=device),
             torch.as_tensor(self.human[index], device=device),

@@ -58,6 +58,7 @@ class ReplayBuffer:
         self.ends_count = 0
         self.total = 0  # transitions ever added; the live ones are total - size ... total - 1
         self.saved_chunks: list[tuple[int, int, str]] = []  # (start, stop, file name), see replay_files
+        self.generation = 0  # counts clear() calls: a device mirror (rlv.data.device) then copies all
         self.rng = np.random.default_rng(seed)
 
     @property
@@ -154,6 +155,7 @@ class ReplayBuffer:
         """Forget every transition (the arrays keep their size)."""
         self.total, self.ends_first, self.ends_count = 0, 0, 0
         self.end_of[:] = -1
+        self.generation += 1
 
     def restore(self, total: int, parts: Iterable[dict[str, np.ndarray]]) -> None:
         """Refill the buffer with the last `size` of `total` transitions, given oldest first in
@@ -187,10 +189,15 @@ class ReplayBuffer:
         """A length of the `ends` ring that holds `count` frames with some room to spare."""
         return min(self.capacity, max(count + count // 8, self.MIN_ENDS))
 
+    def draw(self, batch_size: int) -> np.ndarray:
+        """The slots of `batch_size` transitions drawn uniformly with replacement (B,) int64, from
+        the buffer's own Generator (host and device sampling both draw here)."""
+        return self.rng.integers(0, self.size, size=batch_size)
+
     def sample(self, batch_size: int, device: torch.device) -> RobotBatch:
         """`batch_size` transitions drawn uniformly with replacement: obs and next_obs
         (B, *obs_shape) in the buffer's dtype, action (B, act_dim), reward (B,), done (B,) float32."""
-        index = self.rng.integers(0, self.size, size=batch_size)
+        index = self.draw(batch_size)
         arrays = (
             self.obs[index],
             self.action[index],
@@ -234,9 +241,18 @@ class ObservationSampler:
     def __len__(self) -> int:
         return len(self.obs)
 
+    def draw(self, batch_size: int) -> np.ndarray:
+        """Rows of `batch_size` transitions drawn uniformly with replacement (N,) int64."""
+        return self.rng.integers(0, len(self.obs), size=batch_size)
+
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """The sampled arrays by ObservationBatch field (true_action, true_reward may be None)."""
+        names = ObservationBatch._fields
+        return {name: getattr(self, name) for name in names}
+
     def sample(self, batch_size: int, device: torch.device) -> ObservationBatch:
         """`batch_size` observation transitions drawn uniformly with replacement."""
-        index = self.rng.integers(0, len(self.obs), size=batch_size)
+        index = self.draw(batch_size)
 
         def take(array: np.ndarray | None) -> torch.Tensor | None:
             return None if array is None else torch.as_tensor(array[index], device=device)

@@ -13,22 +13,22 @@ Three visual domains render the same physics:
 - `humanlike`: the human domain's scene (table, floor, object colour, warm light) with the whole
   Sawyer arm in its robot colours, as in the RLV paper's HumanLike setting.
 
-Rendering: MuJoCo offscreen through OSMesa (`MUJOCO_GL=osmesa`, set here unless the user chose a
-backend). Shadows, reflections and multisampling are off: at 48x48 they are invisible, and on the
-CPU they cost 20x the frame (measured: 205 ms vs 10 ms per frame). Needs the `metaworld` extra.
+Rendering: MuJoCo offscreen through EGL when the machine has a GPU that EGL can use, else through
+OSMesa on the CPU; a `MUJOCO_GL` set by the user is kept (rlv.envs.gl chooses, the first time a
+task is made, before Meta-World imports MuJoCo). Shadows, reflections and multisampling are off:
+at 48x48 they are invisible, and on the CPU they cost 20x the frame (measured: 205 ms vs 10 ms
+per frame). Needs the `metaworld` extra.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from rlv.envs.gl import choose_gl_backend
 from rlv.errors import RlvError
-
-os.environ.setdefault("MUJOCO_GL", "osmesa")
 
 SIZE = 48
 DOMAINS = ("robot", "human", "humanlike")
@@ -48,6 +48,7 @@ SKIN_BODIES = ("right_l5", "right_l6", "right_hand", "hand", "rightpad", "leftpa
 
 
 def _import_metaworld() -> Any:
+    choose_gl_backend()  # before MuJoCo's renderer is imported
     try:
         import metaworld.envs
         import metaworld.policies
