@@ -12,7 +12,7 @@ import numpy as np
 
 from rlv.logger import read_csv
 from rlv.plot import Curves
-from rlv.stats import bootstrap_ci, iqm, smooth, steps_to_reach
+from rlv.stats import interval, iqm, smooth, steps_to_reach
 
 
 def rlv_command(*args: str) -> list[str]:
@@ -106,7 +106,7 @@ def summarise(
     runs: dict[str, list[Path]], metric: str, window: int, fixed_threshold: float, budget: int, name: str
 ) -> list[dict[str, object]]:
     """Per method (the first is the SAC baseline): final `metric` (mean of the last `window`
-    evaluations) as IQM over seeds with a 95% bootstrap CI, in column `final_{name}_iqm`; median
+    evaluations) as IQM over seeds with a 95% stratified bootstrap CI (rliable), in column `final_{name}_iqm`; median
     steps to reach SAC's final IQM and `fixed_threshold`, how many runs reach each, and the ratio
     to SAC's own steps."""
     finals = {m: np.array([curve(r, metric)[1][-window:].mean() for r in rs]) for m, rs in runs.items()}
@@ -118,7 +118,7 @@ def summarise(
     }
     table = []
     for method, run_dirs in runs.items():
-        low, high = bootstrap_ci(finals[method])
+        _, low, high = interval(finals[method])
         row: dict[str, object] = {
             "method": method,
             "seeds": len(run_dirs),

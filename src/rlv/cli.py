@@ -6,6 +6,8 @@
     rlv collect --env pointmass --paired N      paired robot/human frames of the same states
     rlv eval RUN                                evaluate a run's newest checkpoint
     rlv plot RUN... --out FILE.png              learning curves across seeds
+    rlv sweep SWEEP --presets P... --seeds S... a grid of runs on Ray, resumable (rlv sweep --help)
+    rlv report RUN_OR_SWEEP... --out DIR        IQM, bootstrap CIs, curves, performance profile
     rlv data import-video PATH... --out DS      videos / frame folders -> action-free dataset
     rlv data info DS                            summarise a dataset (or paired frames)
     rlv data preview DS --out sheet.png         contact sheet of a dataset's frames
@@ -36,6 +38,7 @@ import tyro
 from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset, with_algo
 from rlv.errors import RlvError
 from rlv.files import is_disk_error
+from rlv.report_options import ReportOptions
 
 T = TypeVar("T")
 
@@ -112,6 +115,21 @@ class PlotArgs:
     """Column of eval.csv to plot (eval/return, eval/success, eval/length)."""
     title: str | None = None
     """Plot title."""
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    """Aggregate finished runs per task and method (rliable: IQM, stratified bootstrap confidence
+    intervals, probability of improvement, performance profiles) into a table, a CSV and plots."""
+
+    paths: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    """Run directories, sweep directories, or any directories with runs below them."""
+    out: Path = Path("report")
+    """Directory for report.md, report.csv, curves_<task>.png and profile_<task>.png."""
+    options: Annotated[ReportOptions, tyro.conf.OmitArgPrefixes] = dataclasses.field(
+        default_factory=ReportOptions
+    )
+    """How runs are scored and aggregated."""
 
 
 def parse(kind: type[T], args: list[str], prog: str, **options: Any) -> T:
@@ -210,6 +228,17 @@ def cmd_plot(args: list[str]) -> None:
     print(f"wrote {plot_runs(list(parsed.runs), parsed.out, parsed.metric, parsed.title)}")
 
 
+def cmd_report(args: list[str]) -> None:
+    from rlv.report import write_report
+
+    parsed = parse(ReportArgs, args, "rlv report")
+    if not parsed.paths:
+        raise RlvError("rlv report needs at least one run or sweep directory")
+    for path in write_report(list(parsed.paths), parsed.out, parsed.options):
+        print(f"wrote {path}")
+    print((parsed.out / "report.md").read_text(), end="")
+
+
 def cmd_data(args: list[str]) -> None:
     from rlv.data import commands
 
@@ -236,6 +265,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "collect": cmd_collect,
     "eval": cmd_eval,
     "plot": cmd_plot,
+    "report": cmd_report,
     "data": cmd_data,
     "presets": cmd_presets,
 }
