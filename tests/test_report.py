@@ -46,6 +46,7 @@ def rlv(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rlv", *args], capture_output=True, text=True)
 
 
+@pytest.mark.filterwarnings("ignore:random_state is deprecated:FutureWarning")  # the direct rliable call
 def test_report_writes_table_csv_and_plots_with_rliable_numbers(sweep, tmp_path):
     result = rlv("report", str(sweep), "--out", str(tmp_path / "out"), "--final-window", "2", "--reps", "500")
     assert result.returncode == 0, result.stderr

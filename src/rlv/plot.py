@@ -95,7 +95,7 @@ def plot_curves(
     title: str | None = None,
     statistic: str = "mean",
 ) -> Path:
-    """Plot {method: [(env_steps, values) per run]} as `statistic` lines (mean, iqm, median) with
+    """Plot {method: [(env_steps, values) per run]} as `statistic` lines (mean or iqm) with
     95% stratified bootstrap bands into `out`.
     Line styles cycle as well as colours, so methods whose curves coincide stay distinguishable;
     a long title wraps instead of running off the figure. Written atomically."""

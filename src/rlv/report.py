@@ -42,7 +42,6 @@ class MethodRow:
     runs: int
     iqm: tuple[float, float, float]
     mean: tuple[float, float, float]
-    median: tuple[float, float, float]
     improvement: tuple[float, float, float] | None
     """P(this method > baseline); None for the baseline itself."""
 
@@ -105,7 +104,7 @@ def pick_baseline(methods: list[str], baseline: str | None) -> str:
 
 
 def aggregate(task: str, scores: dict[str, np.ndarray], options: ReportOptions) -> list[MethodRow]:
-    """One row per method: IQM, mean and median with stratified bootstrap intervals, and the
+    """One row per method: IQM and mean with stratified bootstrap intervals, and the
     probability of improving on the baseline."""
     baseline = pick_baseline(list(scores), options.baseline if options.baseline in scores else None)
     settings = {"confidence": options.confidence, "reps": options.reps, "seed": options.seed}
@@ -119,7 +118,6 @@ def aggregate(task: str, scores: dict[str, np.ndarray], options: ReportOptions) 
                 runs=len(values),
                 iqm=interval(values, "iqm", **settings),
                 mean=interval(values, "mean", **settings),
-                median=interval(values, "median", **settings),
                 improvement=better,
             )
         )
@@ -147,15 +145,14 @@ def markdown(rows: list[MethodRow], options: ReportOptions, digits: int = 3) -> 
             "",
             f"## {task}",
             "",
-            f"| method | runs | IQM [{percent} CI] | mean [{percent} CI] | median [{percent} CI] "
-            f"| P(> {baseline}) [{percent} CI] |",
-            "|---|---|---|---|---|---|",
+            f"| method | runs | IQM [{percent} CI] | mean [{percent} CI] | P(> {baseline}) [{percent} CI] |",
+            "|---|---|---|---|---|",
         ]
         for row in task_rows:
             better = "baseline" if row.improvement is None else estimate_text(row.improvement, 2)
             lines.append(
                 f"| {row.method} | {row.runs} | {estimate_text(row.iqm, digits)} "
-                f"| {estimate_text(row.mean, digits)} | {estimate_text(row.median, digits)} | {better} |"
+                f"| {estimate_text(row.mean, digits)} | {better} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -165,12 +162,12 @@ def csv_text(rows: list[MethodRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     header = ["task", "method", "runs"]
-    for name in ("iqm", "mean", "median", "p_improvement"):
+    for name in ("iqm", "mean", "p_improvement"):
         header += [name, f"{name}_low", f"{name}_high"]
     writer.writerow(header)
     for row in rows:
         better = row.improvement or (float("nan"),) * 3
-        values = [*row.iqm, *row.mean, *row.median, *better]
+        values = [*row.iqm, *row.mean, *better]
         writer.writerow([row.task, row.method, row.runs, *(f"{value:.6g}" for value in values)])
     return buffer.getvalue()
 
@@ -205,14 +202,19 @@ def plot_profile(scores: dict[str, np.ndarray], out: Path, metric: str, options:
 
 
 def write_report(paths: list[Path], out: Path, options: ReportOptions) -> list[Path]:
-    """Aggregate the finished runs under `paths` into `out`: report.md, report.csv, and per task
-    curves_<task>.png and profile_<task>.png. Returns the files written."""
+    """Aggregate the finished runs under `paths` into `out` (see report_curves)."""
     if options.final_window < 1:
         raise RlvError(f"--final-window: must be at least 1, got {options.final_window}")
     grouped = load_grouped(finished(find_runs(paths)), options.metric)
     methods = {method for curves in grouped.values() for method in curves}
     if options.baseline is not None and options.baseline not in methods:
         raise RlvError(f"--baseline {options.baseline!r}: no such method (have {', '.join(sorted(methods))})")
+    return report_curves(grouped, out, options)
+
+
+def report_curves(grouped: dict[str, Curves], out: Path, options: ReportOptions) -> list[Path]:
+    """Write report.md, report.csv, and per task curves_<task>.png and profile_<task>.png into
+    `out` from {task: {method: [(env_steps, values) per run]}}. Returns the files written."""
     rows: list[MethodRow] = []
     written: list[Path] = []
     out.mkdir(parents=True, exist_ok=True)

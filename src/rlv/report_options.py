@@ -23,5 +23,5 @@ class ReportOptions:
     """Coverage of the confidence intervals."""
     seed: int = 0
     """Seed of the bootstrap resampling (reports are reproducible)."""
-    curve_statistic: Literal["iqm", "mean", "median"] = "iqm"
-    """Statistic drawn in the curves plot: iqm, mean or median (band: its bootstrap interval)."""
+    curve_statistic: Literal["iqm", "mean"] = "iqm"
+    """Statistic drawn in the curves plot: iqm or mean (band: its bootstrap interval)."""

@@ -20,9 +20,9 @@ Statistic = Callable[[np.ndarray], float]
 STATISTICS: dict[str, Statistic] = {
     "iqm": metrics.aggregate_iqm,
     "mean": metrics.aggregate_mean,
-    "median": metrics.aggregate_median,
 }
-"""The aggregate statistics a report can show, by name."""
+"""The aggregate statistics a report can show, by name. (rliable's median is the median over tasks
+of per-task means: with one task it is the mean, so it is not offered.)"""
 
 
 @contextlib.contextmanager
