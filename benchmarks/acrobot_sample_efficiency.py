@@ -39,7 +39,11 @@ class Args:
     seeds: int = 5
     """Seeds per method."""
     qualities: tuple[int, ...] = (-99, -79, -63)
-    """Average returns of the observation datasets (the paper's three replay pools)."""
+    """Average returns of the observation datasets (the paper's three replay pools); the expert's noise
+    is calibrated to each. `rlv collect` refuses a target the expert cannot reach (about -66 is its best)."""
+    noises: tuple[float, ...] = ()
+    """Expert noise levels (probability of a random action) of further datasets, rlv_n<noise>: for
+    pools named by the noise instead of a target return (e.g. 0.00390625 for the best pool)."""
     episodes: int = 250
     """Episodes per observation dataset (about 20,000 transitions)."""
     workers: int = 2
@@ -59,26 +63,22 @@ class Args:
     """Only remake the tables and plots from the committed per-run CSV (no data, no training), then exit."""
 
 
-def make_dataset(args: Args, quality: int) -> Path:
-    path = args.work / f"data_q{-quality}"
+def make_dataset(args: Args, name: str, target: list[str], seed: int) -> Path:
+    """work/data_NAME: `rlv collect` with `target` (--quality R or --noise P), made once."""
+    path = args.work / f"data_{name}"
     if not (path / "meta.json").exists():
-        run(
-            rlv_command(
-                "collect",
-                "--out",
-                str(path),
-                "--quality",
-                str(quality),
-                "--episodes",
-                str(args.episodes),
-                "--seed",
-                str(-quality),
-                "--overwrite",
-                "--no-progress",
-            ),
-            args.work / "logs" / f"collect_q{-quality}.log",
-        )
+        command = rlv_command("collect", "--out", str(path), *target, "--episodes", str(args.episodes),
+                              "--seed", str(seed), "--overwrite", "--no-progress")  # fmt: skip
+        run(command, args.work / "logs" / f"collect_{name}.log")
     return path
+
+
+def make_datasets(args: Args) -> dict[str, Path]:
+    """{method name: dataset}: rlv_qR for each quality, rlv_nP for each expert noise level."""
+    datasets = {f"q{-q}": make_dataset(args, f"q{-q}", ["--quality", str(q)], -q) for q in args.qualities}
+    for index, noise in enumerate(args.noises):
+        datasets[f"n{noise:g}"] = make_dataset(args, f"n{noise:g}", ["--noise", str(noise)], 1000 + index)
+    return {f"rlv_{name}": path for name, path in datasets.items()}
 
 
 def table_lines(args: Args, table: list[dict[str, object]]) -> list[str]:
@@ -147,12 +147,12 @@ def main(args: Args) -> None:
         return
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
-    datasets = {quality: make_dataset(args, quality) for quality in args.qualities}
+    datasets = make_datasets(args)
     header = [f"datasets ready after {time.perf_counter() - started:.0f} s"]
-    for quality, path in datasets.items():
+    for method, path in datasets.items():
         meta = json.loads((path / "meta.json").read_text())
         header.append(
-            f"  quality {quality}: measured average return {meta['average_return']:.1f}, "
+            f"  {method}: measured average return {meta['average_return']:.1f}, "
             f"{meta['num_transitions']} transitions ({path})"
         )
     print("\n".join(header), flush=True)
@@ -165,7 +165,7 @@ def main(args: Args) -> None:
         "5000",
     ]
     methods = {"sac": ("acrobot-sac", [])}
-    methods |= {f"rlv_q{-q}": ("acrobot-rlv", ["--rlv.dataset", str(datasets[q])]) for q in args.qualities}
+    methods |= {method: ("acrobot-rlv", ["--rlv.dataset", str(path)]) for method, path in datasets.items()}
     runs = common.sweep(args.work, methods, args.seeds, schedule, args.workers)
     args.results.mkdir(parents=True, exist_ok=True)
     common.write_curves(args.results / f"{STEM}_runs.csv", runs, "eval/return")

@@ -75,6 +75,18 @@ def test_sweep_refuses_bad_trials_before_writing_anything(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
     result = rlv("sweep", "s", "--resume", cwd=tmp_path)
     assert result.returncode == 1 and "no sweep.json to resume" in result.stderr
+    from rlv.cli import train_config
+    from rlv.config import save_config
+
+    run = tmp_path / "old" / "acrobot-sac" / "seed_0"  # a run made before, with another budget
+    run.mkdir(parents=True)
+    save_config(train_config(["acrobot-sac", "--total-steps", "500", "--out", str(run)]), run / "config.json")
+    result = rlv("sweep", "old", "--presets", "acrobot-sac", "--options=--total-steps 300", cwd=tmp_path)
+    assert (
+        result.returncode == 1
+        and "holds a run made with other options (differs in: total_steps)" in result.stderr
+    )
+    assert not (tmp_path / "old" / "sweep.json").exists()
 
 
 def test_sweep_killed_midway_resumes_finished_kept_killed_continued_exactly(tmp_path):

@@ -290,7 +290,7 @@ def sweep_trials(parsed: SweepArgs) -> list[Any]:
 
 
 def cmd_sweep(args: list[str]) -> None:
-    from rlv.sweep import run_sweep
+    from rlv.sweep import other_options, run_sweep
     from rlv.sweep_spec import record
 
     parsed = parse(SweepArgs, args, "rlv sweep")
@@ -298,9 +298,15 @@ def cmd_sweep(args: list[str]) -> None:
     sweep = parsed.sweep.resolve()
     for trial in trials:  # every command line parses before anything is written
         try:
-            train_config(trial.train_args(sweep))
+            config = train_config(trial.train_args(sweep))
         except RlvError as error:
             raise RlvError(f"trial {trial.name}: {error}") from error
+        differ = other_options(config, sweep / trial.name)
+        if differ:
+            raise RlvError(
+                f"{sweep / trial.name} holds a run made with other options "
+                f"(differs in: {', '.join(differ)}); use another sweep directory"
+            )
     record(sweep, trials)
     failed = run_sweep(sweep, trials, parsed.resources)
     if failed:

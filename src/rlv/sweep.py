@@ -48,6 +48,21 @@ class SweepResources:
     """Seconds between progress lines (env steps of the running trials); 0: only at trial ends."""
 
 
+def other_options(config: Any, run: Path) -> list[str]:
+    """The config fields in which the run already in `run` differs from what its trial asks for
+    (its output path and progress bar aside); [] when there is no run there yet."""
+    from rlv.config import config_to_dict, load_config
+
+    if not (run / "config.json").exists():
+        return []
+    old, new = config_to_dict(load_config(run / "config.json")), config_to_dict(config)
+    return sorted(
+        key
+        for key in old.keys() | new.keys()
+        if key not in ("out", "progress") and old.get(key) != new.get(key)
+    )
+
+
 def run_trial(train_args: list[str], cwd: str, log: str) -> dict[str, Any]:
     """Train (or resume) the trial of an `rlv train` command line; runs inside a Ray worker (the
     command line travels, not the config: method config types are made at run time). Output goes
