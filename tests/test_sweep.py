@@ -60,8 +60,6 @@ def test_sweep_of_two_presets_and_two_seeds_with_a_failing_trial_then_report(tmp
     assert set(json.loads((sweep / "sweep.json").read_text())["trials"]) == {
         f"{m}/seed_{s}" for m in ("sac", "rlv", "broken") for s in (0, 1)
     }
-    again = rlv("sweep", "sweep", "--resume", cwd=tmp_path)  # finished trials are kept, broken ones retried
-    assert "4 finished before, 2 to run" in again.stdout and again.returncode == 1
     report = rlv("report", "sweep", "--out", "report", "--reps", "200", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     with open(tmp_path / "report" / "report.csv") as handle:
@@ -94,7 +92,7 @@ def test_sweep_killed_midway_resumes_finished_kept_killed_continued_exactly(tmp_
     from rlv.train import train
 
     args = ["sweep", "s", "--presets", "acrobot-sac", "--seeds", "0", "1", "--num-cpus", "1"]
-    args += [f"--options=--total-steps 1200 {TINY}", "--progress-every", "0"]
+    args += [f"--options=--total-steps 800 {TINY}", "--progress-every", "0"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "rlv", *args],
@@ -128,6 +126,6 @@ def test_sweep_killed_midway_resumes_finished_kept_killed_continued_exactly(tmp_
     assert f"resuming {killed}" in log
     seed = int(killed.name.removeprefix("seed_"))
     reference = tmp_path / "reference"
-    trial_args = ["acrobot-sac", "--total-steps", "1200", *TINY.split(), "--seed", str(seed)]
+    trial_args = ["acrobot-sac", "--total-steps", "800", *TINY.split(), "--seed", str(seed)]
     train(train_config([*trial_args, "--label", "acrobot-sac", "--out", str(reference), "--no-progress"]))
     assert (killed / "eval.csv").read_text() == (reference / "eval.csv").read_text()
