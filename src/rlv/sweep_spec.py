@@ -117,7 +117,11 @@ def read_spec(path: Path) -> list[Trial]:
         checked_name(name, f"{path}: overrides"): options_list(value, f"{path}: overrides.{name}")
         for name, value in overrides.items()
     }
-    return grid(methods, seeds, options_list(spec.get("options", []), f"{path}: options"), override_sets)
+    options = options_list(spec.get("options", []), f"{path}: options")
+    try:
+        return grid(methods, seeds, options, override_sets)
+    except RlvError as error:
+        raise RlvError(f"{path}: {error}") from error
 
 
 def parse_overrides(values: tuple[str, ...]) -> dict[str, list[str]]:
