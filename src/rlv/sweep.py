@@ -112,8 +112,12 @@ def start_ray(resources: SweepResources) -> None:
     try:
         ray.init(**settings)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        where = f"the Ray cluster at {resources.address}" if resources.address else "a local Ray"
-        raise RlvError(f"could not start {where}: {(str(error).splitlines() or [''])[0]}") from error
+        if not resources.address:
+            raise RlvError(f"could not start a local Ray: {last_line(str(error))}") from error
+        raise RlvError(
+            f"could not join the Ray cluster at {resources.address}: {last_line(str(error))} (a cluster "
+            "with token authentication, Ray's default, needs RAY_AUTH_MODE=token and its token here)"
+        ) from error
 
 
 def progress_line(sweep: Path, running: list[Trial]) -> str:
@@ -123,6 +127,12 @@ def progress_line(sweep: Path, running: list[Trial]) -> str:
         rows = read_csv(sweep / trial.name / "eval.csv") if (sweep / trial.name / "eval.csv").exists() else []
         parts.append(f"{trial.name} at {int(rows[-1]['env_step']) if rows else 0}")
     return "  unfinished (env steps): " + ", ".join(parts)
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a Ray error (where its cause is named)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "the trial's Ray task failed"
 
 
 def outcome_line(trial: Trial, result: dict[str, Any], seconds: float, log: Path) -> str:
@@ -172,8 +182,8 @@ def wait_all(sweep: Path, todo: list[Trial], remote: Any, every: float) -> int:
             trial = pending.pop(ref)
             try:
                 result = ray.get(ref)
-            except ray.exceptions.RayError as error:  # the worker died (killed, out of memory)
-                result = {"status": "failed", "error": (str(error).splitlines() or [""])[0]}
+            except ray.exceptions.RayError as error:  # the worker died, or could not import rlv
+                result = {"status": "failed", "error": last_line(str(error))}
             done += 1
             failed += result["status"] == "failed"
             seconds = time.perf_counter() - started
