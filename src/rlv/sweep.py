@@ -100,10 +100,10 @@ def start_ray(resources: SweepResources) -> None:
     except ImportError as error:
         raise RlvError("rlv sweep runs on Ray, which is not installed: pip install 'rlv[sweep]'") from error
 
-    settings: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR"}
-    if resources.address:
-        settings["address"] = resources.address
-    else:
+    # "local": always a new Ray of our own, even if another cluster runs on this machine
+    settings: dict[str, Any] = {"address": resources.address or "local", "log_to_driver": False}
+    settings["logging_level"] = "ERROR"
+    if not resources.address:
         settings.update(
             num_cpus=resources.num_cpus or os.cpu_count() or 1,
             include_dashboard=False,
