@@ -12,7 +12,7 @@ LEROBOT_VENV ?= .venv-lerobot
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,tensorboard,metaworld]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,tensorboard,metaworld,sweep]"
 	touch $@
 
 # MuJoCo renders offscreen on the CPU through OSMesa (Mesa's llvmpipe): Debian's libosmesa6.

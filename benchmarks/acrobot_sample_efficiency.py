@@ -1,19 +1,22 @@
 """Sample efficiency on continuous Acrobot: SAC vs RLV with observation data of three qualities.
 
-Runs every (method, seed) as its own `rlv train` process, two at a time (one torch thread each),
-then prints per method: final return (IQM over seeds, 95% bootstrap interval), env steps to reach
-SAC's final return, and the ratio to SAC's own steps. Writes a CSV per method, a CSV per run and a
-PNG of the curves. Interrupted? Run it again: finished runs are kept, killed runs resume.
+A spec on `rlv sweep` and `rlv report`: collects the three datasets (`rlv collect`), runs
+{sac, rlv_q99, rlv_q79, rlv_q63} x seeds with `rlv sweep` into --work (--workers trials at a time,
+one torch thread each), then prints per method: final return (IQM over seeds, 95% stratified
+bootstrap interval, rliable), env steps to reach SAC's final return and a fixed return, and the
+ratio to SAC's own steps. Writes a CSV per method, a CSV per run, a PNG of the curves, a .txt of
+the table and `rlv report`'s files (results/acrobot_sample_efficiency_report/). Interrupted? Run it
+again (or `rlv sweep WORK --resume`): finished runs are kept, killed runs resume.
 
     python benchmarks/acrobot_sample_efficiency.py               # the committed results
     python benchmarks/acrobot_sample_efficiency.py --steps 5000 --seeds 2   # a quick look
+    python benchmarks/acrobot_sample_efficiency.py --replot      # tables and plots from the runs CSV
 """
 
 from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from common import rlv_command, run, steps_text
 
 from rlv.envs.acrobot import ACROBOT_HORIZON
 from rlv.plot import Curves, plot_curves
+
+STEM = "acrobot_sample_efficiency"
 
 ROOT = Path(__file__).resolve().parent
 
@@ -34,11 +39,15 @@ class Args:
     seeds: int = 5
     """Seeds per method."""
     qualities: tuple[int, ...] = (-99, -79, -63)
-    """Average returns of the observation datasets (the paper's three replay pools)."""
+    """Average returns of the observation datasets (the paper's three replay pools); the expert's noise
+    is calibrated to each. `rlv collect` refuses a target the expert cannot reach (about -66 is its best)."""
+    noises: tuple[float, ...] = ()
+    """Expert noise levels (probability of a random action) of further datasets, rlv_n<noise>: for
+    pools named by the noise instead of a target return (e.g. 0.00390625 for the best pool)."""
     episodes: int = 250
     """Episodes per observation dataset (about 20,000 transitions)."""
     workers: int = 2
-    """Runs in parallel (one per core)."""
+    """Runs in parallel (one per core): the CPUs of the sweep's local Ray."""
     eval_every: int = 1000
     """Evaluation interval in env steps."""
     final_window: int = 3
@@ -51,33 +60,103 @@ class Args:
     results: Path = ROOT / "results"
     """Where the CSVs and the PNG go (committed)."""
     replot: bool = False
-    """Only redraw the PNG from the committed per-run CSV (no data, no training), then exit."""
+    """Only remake the tables and plots from the committed per-run CSV (no data, no training), then exit."""
 
 
-def make_dataset(args: Args, quality: int) -> Path:
-    path = args.work / f"data_q{-quality}"
+def make_dataset(args: Args, name: str, target: list[str], seed: int) -> Path:
+    """work/data_NAME: `rlv collect` with `target` (--quality R or --noise P), made once."""
+    path = args.work / f"data_{name}"
     if not (path / "meta.json").exists():
-        run(
-            rlv_command(
-                "collect",
-                "--out",
-                str(path),
-                "--quality",
-                str(quality),
-                "--episodes",
-                str(args.episodes),
-                "--seed",
-                str(-quality),
-                "--overwrite",
-                "--no-progress",
-            ),
-            args.work / "logs" / f"collect_q{-quality}.log",
-        )
+        command = rlv_command("collect", "--out", str(path), *target, "--episodes", str(args.episodes),
+                              "--seed", str(seed), "--overwrite", "--no-progress")  # fmt: skip
+        run(command, args.work / "logs" / f"collect_{name}.log")
     return path
 
 
-def train_job(args: Args, method: str, preset: str, seed: int, dataset: Path | None) -> Path:
-    options = [
+def make_datasets(args: Args) -> dict[str, Path]:
+    """{method name: dataset}: rlv_qR for each quality, rlv_nP for each expert noise level."""
+    datasets = {f"q{-q}": make_dataset(args, f"q{-q}", ["--quality", str(q)], -q) for q in args.qualities}
+    for index, noise in enumerate(args.noises):
+        datasets[f"n{noise:g}"] = make_dataset(args, f"n{noise:g}", ["--noise", str(noise)], 1000 + index)
+    return {f"rlv_{name}": path for name, path in datasets.items()}
+
+
+def table_lines(args: Args, table: list[dict[str, object]]) -> list[str]:
+    sac = table[0]
+    lines = [
+        "| method | final return IQM [95% CI] | steps to SAC's final ({:.1f}) | ratio | steps to {:.0f} "
+        "| ratio |".format(sac["threshold_sac_final"], args.fixed_threshold),
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table:
+        lines.append(
+            f"| {row['method']} | {row['final_return_iqm']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}] "
+            f"| {steps_text(row['steps_to_sac_final'])} "
+            f"({row['runs_reaching_sac_final']}/{row['seeds']} runs) "
+            f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
+            f"({row['runs_reaching_fixed']}/{row['seeds']} runs) | {row['ratio_fixed']} |"
+        )
+    return lines
+
+
+def notes(args: Args, table: list[dict[str, object]]) -> list[str]:
+    """How to read the table when SAC's final return is at (or near) the floor."""
+    floor = -float(ACROBOT_HORIZON)  # the return of an episode that never reaches the goal
+    sac_final = float(table[0]["threshold_sac_final"])
+    if sac_final <= floor:
+        return [
+            f"note: SAC's final return is the floor ({floor:.0f}: the goal is never reached), so every "
+            "method meets it at the first evaluation and that ratio says nothing; the fixed threshold "
+            f"{args.fixed_threshold:.0f} is the informative comparison."
+        ]
+    if sac_final < floor + 5:
+        return [
+            f"note: SAC's final return {sac_final:.1f} is barely above the floor ({floor:.0f}: the goal is "
+            "never reached), so 'steps to SAC's final' measures when a method first reaches the goal at "
+            f"all; the fixed threshold {args.fixed_threshold:.0f} is the more informative comparison."
+        ]
+    return []
+
+
+def publish(args: Args, curves: Curves) -> list[str]:
+    """Write the table CSV, the PNG and `rlv report`'s files from the per-run curves; return the
+    table as text lines."""
+    table = common.summarise(curves, args.final_window, args.fixed_threshold, args.steps, "return")
+    common.write_rows(args.results / f"{STEM}.csv", table)
+    draw(args, curves)
+    common.write_report(curves, args.results / f"{STEM}_report", "acrobot", "eval/return", args.final_window)
+    return table_lines(args, table) + notes(args, table)
+
+
+def regenerate(args: Args) -> None:
+    """Tables and plots again from the committed per-run CSV; the .txt keeps its other lines."""
+    lines = publish(args, common.read_curves(args.results / f"{STEM}_runs.csv"))
+    common.replace_table(args.results / f"{STEM}.txt", [line for line in lines if line.startswith("|")])
+    print("\n".join(lines))
+
+
+def draw(args: Args, curves: Curves) -> Path:
+    seeds = max(len(runs) for runs in curves.values())
+    title = f"Continuous Acrobot, {seeds} seeds, mean and 95% stratified bootstrap CI"
+    return plot_curves(curves, args.results / f"{STEM}.png", "eval/return", title)
+
+
+def main(args: Args) -> None:
+    if args.replot:
+        regenerate(args)
+        return
+    started = time.perf_counter()
+    args.work.mkdir(parents=True, exist_ok=True)
+    datasets = make_datasets(args)
+    header = [f"datasets ready after {time.perf_counter() - started:.0f} s"]
+    for method, path in datasets.items():
+        meta = json.loads((path / "meta.json").read_text())
+        header.append(
+            f"  {method}: measured average return {meta['average_return']:.1f}, "
+            f"{meta['num_transitions']} transitions ({path})"
+        )
+    print("\n".join(header), flush=True)
+    schedule = [
         "--total-steps",
         str(args.steps),
         "--eval-every",
@@ -85,98 +164,22 @@ def train_job(args: Args, method: str, preset: str, seed: int, dataset: Path | N
         "--checkpoint-every",
         "5000",
     ]
-    if dataset is not None:
-        options += ["--rlv.dataset", str(dataset)]
-    return common.train_job(args.work, method, preset, seed, options)
-
-
-def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
-    """Per method: final return IQM and CI; median steps to SAC's final IQM and to a fixed return."""
-    return common.summarise(
-        runs, "eval/return", args.final_window, args.fixed_threshold, args.steps, "return"
-    )
-
-
-def print_table(args: Args, table: list[dict[str, object]]) -> None:
-    sac = table[0]
-    print(
-        f"\nAcrobot sample efficiency: {args.seeds} seeds x {args.steps} env steps; final return = mean "
-        f"of the last {args.final_window} evaluations (5 episodes each); steps = median over seeds of the "
-        f"first "
-        f"step where the {args.final_window}-eval moving average reaches the threshold"
-    )
-    print(
-        "| method | final return IQM [95% CI] | steps to SAC's final ({:.1f}) | ratio | steps to {:.0f} "
-        "| ratio |".format(sac["threshold_sac_final"], args.fixed_threshold)
-    )
-    print("|---|---|---|---|---|---|")
-    for row in table:
-        print(
-            f"| {row['method']} | {row['final_return_iqm']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}] "
-            f"| {steps_text(row['steps_to_sac_final'])} "
-            f"({row['runs_reaching_sac_final']}/{row['seeds']} runs) "
-            f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
-            f"({row['runs_reaching_fixed']}/{row['seeds']} runs) | {row['ratio_fixed']} |"
-        )
-    floor = -float(ACROBOT_HORIZON)  # the return of an episode that never reaches the goal
-    sac_final = float(sac["threshold_sac_final"])
-    if sac_final <= floor:
-        print(
-            f"note: SAC's final return is the floor ({floor:.0f}: the goal is never reached), so every "
-            "method meets it at the first evaluation and that ratio says nothing; the fixed threshold "
-            f"{args.fixed_threshold:.0f} is the informative comparison."
-        )
-    elif sac_final < floor + 5:
-        print(
-            f"note: SAC's final return {sac_final:.1f} is barely above the floor ({floor:.0f}: the goal is "
-            "never reached), so 'steps to SAC's final' measures when a method first reaches the goal at "
-            f"all; the fixed threshold {args.fixed_threshold:.0f} is the more informative comparison."
-        )
-
-
-def draw(args: Args, curves: Curves) -> Path:
-    seeds = max(len(runs) for runs in curves.values())
-    title = f"Continuous Acrobot, {seeds} seeds, mean and 95% bootstrap CI"
-    return plot_curves(curves, args.results / "acrobot_sample_efficiency.png", "eval/return", title)
-
-
-def main(args: Args) -> None:
-    if args.replot:
-        print(f"wrote {draw(args, common.read_curves(args.results / 'acrobot_sample_efficiency_runs.csv'))}")
-        return
-    started = time.perf_counter()
-    args.work.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(args.workers) as pool:
-        datasets = dict(
-            zip(args.qualities, pool.map(lambda q: make_dataset(args, q), args.qualities), strict=True)
-        )
-    print(f"datasets ready after {time.perf_counter() - started:.0f} s", flush=True)
-    for quality, path in datasets.items():
-        meta = json.loads((path / "meta.json").read_text())
-        print(
-            f"  quality {quality}: measured average return {meta['average_return']:.1f}, "
-            f"{meta['num_transitions']} transitions ({path})",
-            flush=True,
-        )
-    jobs = [("sac", "acrobot-sac", None)] + [
-        (f"rlv_q{-q}", "acrobot-rlv", datasets[q]) for q in args.qualities
-    ]
-    futures = {}
-    with ThreadPoolExecutor(args.workers) as pool:
-        for seed in range(args.seeds):
-            for method, preset, dataset in jobs:
-                futures[(method, seed)] = pool.submit(train_job, args, method, preset, seed, dataset)
-        for (method, seed), future in futures.items():
-            future.result()
-            print(f"  done {method} seed {seed} at {time.perf_counter() - started:.0f} s", flush=True)
-    runs = {method: [futures[(method, s)].result() for s in range(args.seeds)] for method, _, _ in jobs}
-    table = analyse(args, runs)
+    methods = {"sac": ("acrobot-sac", [])}
+    methods |= {method: ("acrobot-rlv", ["--rlv.dataset", str(path)]) for method, path in datasets.items()}
+    runs = common.sweep(args.work, methods, args.seeds, schedule, args.workers)
     args.results.mkdir(parents=True, exist_ok=True)
-    common.write_rows(args.results / "acrobot_sample_efficiency.csv", table)
-    common.write_curves(args.results / "acrobot_sample_efficiency_runs.csv", runs, "eval/return")
-    draw(args, common.read_curves(args.results / "acrobot_sample_efficiency_runs.csv"))
-    print_table(args, table)
-    print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
+    common.write_curves(args.results / f"{STEM}_runs.csv", runs, "eval/return")
+    lines = publish(args, common.read_curves(args.results / f"{STEM}_runs.csv"))
+    title = (
+        f"Acrobot sample efficiency: {args.seeds} seeds x {args.steps} env steps; final return = mean "
+        f"of the last {args.final_window} evaluations (5 episodes each); steps = median over seeds of the "
+        f"first step where the {args.final_window}-eval moving average reaches the threshold"
+    )
+    text = "\n".join(
+        [*header, "", title, *lines, "", f"total wall time {time.perf_counter() - started:.0f} s"]
+    )
+    (args.results / f"{STEM}.txt").write_text(text + "\n")
+    print("\n" + text)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Helpers shared by the sample-efficiency benchmarks: run `rlv` subprocesses (resumable), read
-evaluation curves, find when a curve reaches a threshold, write per-run CSVs and read them back."""
+"""Helpers shared by the sample-efficiency benchmarks, which are specs on `rlv sweep` and
+`rlv report`: prepare data with `rlv collect`, run the grid with `rlv sweep` (resumable), aggregate
+with rlv.report, and add the benchmark's own table (steps to a threshold, ratio to SAC); per-run
+curves are kept in a CSV so the tables and plots can be made again without the run directories."""
 
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +15,9 @@ import numpy as np
 
 from rlv.logger import read_csv
 from rlv.plot import Curves
-from rlv.stats import bootstrap_ci, iqm, smooth, steps_to_reach
+from rlv.report import report_curves
+from rlv.report_options import ReportOptions
+from rlv.stats import interval, iqm, smooth, steps_to_reach
 
 
 def rlv_command(*args: str) -> list[str]:
@@ -25,23 +30,27 @@ def run(command: list[str], log: Path) -> None:
         subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=True)
 
 
-def train_job(work: Path, method: str, preset: str, seed: int, options: list[str]) -> Path:
-    """Train (method, seed) with `rlv train PRESET --seed S --label METHOD OPTIONS...` into
-    work/method/seed_S; a finished run is kept, a killed one resumed."""
-    out = work / method / f"seed_{seed}"
-    if (out / "summary.json").exists():
-        return out
-    log = work / "logs" / f"{method}_seed{seed}.log"
-    if (out / "checkpoints").exists() and any((out / "checkpoints").iterdir()):
-        run(rlv_command("train", "--resume", str(out), "--no-progress"), log)
-        return out
-    if out.exists():
-        subprocess.run(["rm", "-rf", str(out)], check=True)
+def sweep(
+    work: Path, methods: dict[str, tuple[str, list[str]]], seeds: int, options: list[str], workers: int
+) -> dict[str, list[Path]]:
+    """Run methods {name: (preset, options)} x seeds 0..seeds-1 with `rlv sweep` into
+    work/METHOD/seed_S (`workers` trials at a time on a local Ray); finished runs are kept, killed
+    ones resumed. The spec goes to work/sweep_spec.json. Exits if a trial failed."""
+    spec = {
+        "methods": {name: {"preset": preset, "options": extra} for name, (preset, extra) in methods.items()},
+        "seeds": list(range(seeds)),
+        "options": options,
+    }
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "sweep_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
     command = rlv_command(
-        "train", preset, "--seed", str(seed), "--label", method, "--out", str(out), "--no-progress", *options
+        "sweep", str(work), "--spec", str(work / "sweep_spec.json"), "--num-cpus", str(workers)
     )
-    run(command, log)
-    return out
+    if subprocess.run(command).returncode != 0:
+        sys.exit(
+            f"rlv sweep failed; fix the trials above and run this again (finished runs are kept): {work}"
+        )
+    return {name: [work / name / f"seed_{seed}" for seed in range(seeds)] for name in methods}
 
 
 def curve(run_dir: Path, metric: str = "eval/return") -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +58,14 @@ def curve(run_dir: Path, metric: str = "eval/return") -> tuple[np.ndarray, np.nd
     return np.array([r["env_step"] for r in rows]), np.array([r[metric] for r in rows])
 
 
-def steps_to(run_dir: Path, threshold: float, window: int, metric: str = "eval/return") -> float:
-    """First env step at which the run's smoothed evaluation metric reaches `threshold` (inf: never)."""
-    steps, values = curve(run_dir, metric)
+def run_curves(runs: dict[str, list[Path]], metric: str) -> Curves:
+    """{method: [(env_steps, values) per run]} of the runs' eval.csv."""
+    return {method: [curve(run_dir, metric) for run_dir in run_dirs] for method, run_dirs in runs.items()}
+
+
+def steps_to(points: tuple[np.ndarray, np.ndarray], threshold: float, window: int) -> float:
+    """First env step at which the smoothed curve reaches `threshold` (inf: never)."""
+    steps, values = points
     reached = steps_to_reach(steps, smooth(values, window), threshold)
     return reached if np.isfinite(reached) else float("inf")
 
@@ -74,6 +88,12 @@ def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def read_rows(path: Path) -> dict[str, dict[str, str]]:
+    """{method: row} of a table that `write_rows` wrote."""
+    with open(path, newline="") as handle:
+        return {row["method"]: row for row in csv.DictReader(handle)}
 
 
 def write_curves(path: Path, runs: dict[str, list[Path]], metric: str) -> None:
@@ -103,34 +123,48 @@ def read_curves(path: Path) -> Curves:
 
 
 def summarise(
-    runs: dict[str, list[Path]], metric: str, window: int, fixed_threshold: float, budget: int, name: str
+    curves: Curves, window: int, fixed_threshold: float, budget: int, name: str
 ) -> list[dict[str, object]]:
-    """Per method (the first is the SAC baseline): final `metric` (mean of the last `window`
-    evaluations) as IQM over seeds with a 95% bootstrap CI, in column `final_{name}_iqm`; median
-    steps to reach SAC's final IQM and `fixed_threshold`, how many runs reach each, and the ratio
-    to SAC's own steps."""
-    finals = {m: np.array([curve(r, metric)[1][-window:].mean() for r in rs]) for m, rs in runs.items()}
-    baseline = next(iter(runs))
+    """Per method (the first is the SAC baseline): the final value (mean of the last `window`
+    evaluations) as IQM over seeds with a 95% stratified bootstrap CI (rliable), in column
+    `final_{name}_iqm`; median steps to reach SAC's final IQM and `fixed_threshold`, how many runs
+    reach each, and the ratio to SAC's own steps."""
+    finals = {m: np.array([values[-window:].mean() for _, values in rs]) for m, rs in curves.items()}
+    baseline = next(iter(curves))
     thresholds = {"sac_final": iqm(finals[baseline]), "fixed": fixed_threshold}
     sac_steps = {
-        key: float(np.median([steps_to(r, threshold, window, metric) for r in runs[baseline]]))
+        key: float(np.median([steps_to(points, threshold, window) for points in curves[baseline]]))
         for key, threshold in thresholds.items()
     }
     table = []
-    for method, run_dirs in runs.items():
-        low, high = bootstrap_ci(finals[method])
+    for method, method_curves in curves.items():
+        _, low, high = interval(finals[method])
         row: dict[str, object] = {
             "method": method,
-            "seeds": len(run_dirs),
+            "seeds": len(method_curves),
             f"final_{name}_iqm": iqm(finals[method]),
             "ci_low": low,
             "ci_high": high,
         }
         for key, threshold in thresholds.items():
-            needed = np.array([steps_to(r, threshold, window, metric) for r in run_dirs])
+            needed = np.array([steps_to(points, threshold, window) for points in method_curves])
             row[f"threshold_{key}"] = threshold
             row[f"steps_to_{key}"] = float(np.median(needed))
             row[f"runs_reaching_{key}"] = int(np.isfinite(needed).sum())
             row[f"ratio_{key}"] = ratio_text(float(np.median(needed)), sac_steps[key], budget)
         table.append(row)
     return table
+
+
+def write_report(curves: Curves, out: Path, task: str, metric: str, window: int) -> list[Path]:
+    """`rlv report`'s table, CSV, curves and performance profile of the benchmark's runs in `out`."""
+    return report_curves({task: curves}, out, ReportOptions(metric=metric, final_window=window))
+
+
+def replace_table(path: Path, lines: list[str]) -> None:
+    """Put `lines` in place of the markdown table (the lines starting with '|') of a results text
+    file, keeping the rest (how the data was made, wall time) as it was written."""
+    old = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(old) if line.startswith("|"))
+    last = max(i for i, line in enumerate(old) if line.startswith("|"))
+    path.write_text("\n".join([*old[:first], *lines, *old[last + 1 :]]) + "\n")

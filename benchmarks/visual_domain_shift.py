@@ -4,11 +4,14 @@ pixels, with observation videos rendered in the *human* domain (the agent sees t
 
 Collects the human-domain dataset (scripted expert, noise calibrated to --success-rate), paired
 frames (--paired) and, as a no-shift reference, the same episodes rendered in the robot domain.
-Runs every (method, seed) as its own `rlv train` process, --workers at a time (one torch thread
-each); prints per method the final success rate (IQM over seeds, 95% bootstrap interval), the env
-steps each needs to reach SAC's final success and a fixed success rate (median over seeds; ratio
-to SAC), and the discriminator's final accuracy. Writes results/visual_domain_shift[_ENV].csv,
-_runs.csv, .png, .txt. Interrupted? Run it again: finished runs are kept, killed runs resume.
+A spec on `rlv sweep` and `rlv report`: runs every (method, seed) with `rlv sweep` into
+--work/ENV (--workers trials at a time, one torch thread each); prints per method the final success
+rate (IQM over seeds, 95% stratified bootstrap interval, rliable), the env steps each needs to
+reach SAC's final success and a fixed success rate (median over seeds; ratio to SAC), and the
+discriminator's final accuracy. Writes results/visual_domain_shift[_ENV].csv, _runs.csv, .png, .txt
+and `rlv report`'s files (_report/). Interrupted? Run it again (or `rlv sweep WORK/ENV --resume`):
+finished runs are kept, killed runs resume. --replot remakes the tables and plots from the
+committed per-run CSV (the diagnostics columns, which need the runs' train.csv, are kept).
 
     python benchmarks/visual_domain_shift.py --seeds 5          # pointmass, the committed results
     python benchmarks/visual_domain_shift.py --seeds 3 --methods sac_humanlike rlv_humanlike \
@@ -24,7 +27,6 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +65,7 @@ class Args:
     paired: int = 2000
     """Paired frames for the methods that use them (rlv_align, rlv_contrastive)."""
     workers: int = 2
-    """Runs in parallel (one per core)."""
+    """Runs in parallel (one per core): the CPUs of the sweep's local Ray."""
     eval_every: int = 1000
     """Evaluation interval in env steps."""
     eval_episodes: int = 10
@@ -77,7 +79,7 @@ class Args:
     results: Path = ROOT / "results"
     """Where the CSVs and the PNG go (committed)."""
     replot: bool = False
-    """Only redraw the PNG from the committed per-run CSV (no data, no training), then exit."""
+    """Only remake the tables and plots from the committed per-run CSV (no data, no training), then exit."""
 
 
 def collect(args: Args, work: Path, domain: str) -> Path:
@@ -148,27 +150,44 @@ DIAGNOSTICS = {
 last 3 logged rows; NaN where the method does not log it)."""
 
 
-def analyse(args: Args, runs: dict[str, list[Path]]) -> list[dict[str, object]]:
-    """Per method: final success IQM and CI, steps to SAC's final and to a fixed success rate, and
-    the final training diagnostics (discriminator accuracy, label quality, feature spread)."""
-    table = common.summarise(
-        runs, "eval/success", args.final_window, args.fixed_threshold, args.steps, "success"
-    )
-    for row in table:
+def run_diagnostics(runs: dict[str, list[Path]]) -> dict[str, dict[str, float]]:
+    """{method: {column: mean over seeds of the final training diagnostic}} (NaN: not logged)."""
+    table = {}
+    for method, run_dirs in runs.items():
+        table[method] = {}
         for column, key in DIAGNOSTICS.items():
-            values = [final_metric(r, key) for r in runs[str(row["method"])]]
-            row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+            values = [final_metric(r, key) for r in run_dirs]
+            table[method][column] = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
     return table
 
 
-def report(args: Args, table: list[dict[str, object]], measured_rate: float) -> str:
-    sac = table[0]
-    lines = [
+def committed_diagnostics(path: Path) -> dict[str, dict[str, float]]:
+    """The diagnostics columns of a committed table (they need train.csv, which is not committed)."""
+    return {m: {c: float(row[c]) for c in DIAGNOSTICS} for m, row in common.read_rows(path).items()}
+
+
+def analyse(args: Args, curves: Curves, diagnostics: dict[str, dict[str, float]]) -> list[dict[str, object]]:
+    """Per method: final success IQM and CI, steps to SAC's final and to a fixed success rate, and
+    the final training diagnostics (discriminator accuracy, label quality, feature spread)."""
+    table = common.summarise(curves, args.final_window, args.fixed_threshold, args.steps, "success")
+    for row in table:
+        row.update(diagnostics[str(row["method"])])
+    return table
+
+
+def header(args: Args, measured_rate: float) -> str:
+    return (
         f"Visual domain shift on {args.env}: robot-domain agent, human-domain videos "
         f"({args.episodes} episodes, success rate {measured_rate:.2f}); {args.seeds} seeds x {args.steps} "
         f"env steps; final success = mean of the last {args.final_window} evaluations "
         f"({args.eval_episodes} episodes each); steps = median over seeds of the first step where the "
-        f"{args.final_window}-eval moving average reaches the threshold",
+        f"{args.final_window}-eval moving average reaches the threshold"
+    )
+
+
+def table_lines(args: Args, table: list[dict[str, object]]) -> list[str]:
+    sac = table[0]
+    lines = [
         f"| method | final success IQM [95% CI] | steps to SAC's final ({sac['threshold_sac_final']:.2f}) "
         f"| ratio | steps to {args.fixed_threshold:.2f} | ratio | discriminator accuracy "
         "| label MSE (chance) | feature std |",
@@ -185,7 +204,7 @@ def report(args: Args, table: list[dict[str, object]], measured_rate: float) -> 
             f"| {number(accuracy)} | {number(label, 3)} ({number(chance, 3)}) "
             f"| {number(float(row['final_feature_std']), 3)} |"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def number(value: float, digits: int = 2) -> str:
@@ -198,13 +217,34 @@ def stem(args: Args) -> str:
 
 def draw(args: Args, curves: Curves) -> Path:
     seeds = max(len(runs) for runs in curves.values())
-    title = f"{args.env} from pixels, human-domain videos: {seeds} seeds, mean and 95% bootstrap CI"
+    title = (
+        f"{args.env} from pixels, human-domain videos: {seeds} seeds, mean and 95% stratified bootstrap CI"
+    )
     return plot_curves(curves, args.results / f"{stem(args)}.png", "eval/success", title)
+
+
+def publish(args: Args, curves: Curves, diagnostics: dict[str, dict[str, float]]) -> list[str]:
+    """Write the table CSV, the PNG and `rlv report`'s files; return the table's lines."""
+    table = analyse(args, curves, diagnostics)
+    common.write_rows(args.results / f"{stem(args)}.csv", table)
+    draw(args, curves)
+    common.write_report(
+        curves, args.results / f"{stem(args)}_report", args.env, "eval/success", args.final_window
+    )
+    return table_lines(args, table)
+
+
+def regenerate(args: Args) -> None:
+    """Tables and plots again from the committed per-run CSV; the .txt keeps its other lines."""
+    curves = common.read_curves(args.results / f"{stem(args)}_runs.csv")
+    lines = publish(args, curves, committed_diagnostics(args.results / f"{stem(args)}.csv"))
+    common.replace_table(args.results / f"{stem(args)}.txt", lines)
+    print("\n".join(lines))
 
 
 def main(args: Args) -> None:
     if args.replot:
-        print(f"wrote {draw(args, common.read_curves(args.results / f'{stem(args)}_runs.csv'))}")
+        regenerate(args)
         return
     started = time.perf_counter()
     work = args.work / args.env
@@ -217,25 +257,22 @@ def main(args: Args) -> None:
                 "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5000",
                 *shlex.split(args.extra)]  # fmt: skip
     jobs = [job for job in method_jobs(args, work, data, pairs, schedule) if job[0] in ("sac", *args.methods)]
-    futures = {}
-    with ThreadPoolExecutor(args.workers) as pool:
-        for seed in range(args.seeds):
-            for method, preset, options in jobs:
-                futures[(method, seed)] = pool.submit(common.train_job, work, method, preset, seed, options)
-        for (method, seed), future in futures.items():
-            future.result()
-            print(f"  done {method} seed {seed} at {time.perf_counter() - started:.0f} s", flush=True)
-    runs = {method: [futures[(method, s)].result() for s in range(args.seeds)] for method, _, _ in jobs}
-    table = analyse(args, runs)
+    runs = common.sweep(
+        work, {name: (preset, options) for name, preset, options in jobs}, args.seeds, [], args.workers
+    )
     args.results.mkdir(parents=True, exist_ok=True)
-    common.write_rows(args.results / f"{stem(args)}.csv", table)
     common.write_curves(args.results / f"{stem(args)}_runs.csv", runs, "eval/success")
-    draw(args, common.read_curves(args.results / f"{stem(args)}_runs.csv"))
-    extra = f"\nextra options: {args.extra}" if args.extra else ""
-    text = (
-        report(args, table, meta["success_rate"])
-        + extra
-        + f"\n\ntotal wall time {time.perf_counter() - started:.0f} s"
+    curves = common.read_curves(args.results / f"{stem(args)}_runs.csv")
+    lines = publish(args, curves, run_diagnostics(runs))
+    extra = [f"extra options: {args.extra}"] if args.extra else []
+    text = "\n".join(
+        [
+            header(args, meta["success_rate"]),
+            *lines,
+            *extra,
+            "",
+            f"total wall time {time.perf_counter() - started:.0f} s",
+        ]
     )
     (args.results / f"{stem(args)}.txt").write_text(text + "\n")
     print("\n" + text)

@@ -1,19 +1,11 @@
 import numpy as np
 
-from rlv.stats import bootstrap_ci, iqm, smooth, steps_to_reach
+from rlv.stats import iqm, smooth, steps_to_reach
 
 
 def test_iqm_drops_the_tails():
     assert iqm(np.array([-1000.0, 1.0, 2.0, 3.0, 4.0, 1000.0, 2.5, 3.5])) == np.mean([2.0, 2.5, 3.0, 3.5])
     assert iqm(np.array([5.0])) == 5.0
-
-
-def test_bootstrap_interval_contains_the_statistic_and_shrinks():
-    rng = np.random.default_rng(0)
-    few, many = rng.normal(size=5), rng.normal(size=500)
-    low, high = bootstrap_ci(many)
-    assert low <= iqm(many) <= high
-    assert (high - low) < np.subtract(*bootstrap_ci(few)[::-1])
 
 
 def test_steps_to_reach():

@@ -7,6 +7,8 @@
     rlv collect --policy RUN --out DS           a dataset from a trained run's policy (any env)
     rlv eval RUN                                evaluate a run's newest checkpoint
     rlv plot RUN... --out FILE.png              learning curves across seeds
+    rlv sweep SWEEP --presets P... --seeds S... a grid of runs on Ray, resumable (rlv sweep --help)
+    rlv report RUN_OR_SWEEP... --out DIR        IQM, bootstrap CIs, curves, performance profile
     rlv data import-video PATH... --out DS      videos / frame folders -> action-free dataset
     rlv data info DS                            summarise a dataset (or paired frames)
     rlv data preview DS --out sheet.png         contact sheet of a dataset's frames
@@ -27,6 +29,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +41,8 @@ import tyro
 from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset, with_algo
 from rlv.errors import RlvError
 from rlv.files import is_disk_error
+from rlv.report_options import ReportOptions
+from rlv.sweep import SweepResources
 
 T = TypeVar("T")
 
@@ -127,6 +132,47 @@ class PlotArgs:
     """Plot title."""
 
 
+@dataclass(frozen=True)
+class ReportArgs:
+    """Aggregate finished runs per task and method (rliable: IQM, stratified bootstrap confidence
+    intervals, probability of improvement, performance profiles) into a table, a CSV and plots."""
+
+    paths: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    """Run directories, sweep directories, or any directories with runs below them."""
+    out: Path = Path("report")
+    """Directory for report.md, report.csv, curves_<task>.png and profile_<task>.png."""
+    options: Annotated[ReportOptions, tyro.conf.OmitArgPrefixes] = dataclasses.field(
+        default_factory=ReportOptions
+    )
+    """How runs are scored and aggregated."""
+
+
+@dataclass(frozen=True)
+class SweepArgs:
+    """Run a grid of presets (or a spec file's methods) x override sets x seeds on Ray, one run
+    directory per trial (SWEEP/LABEL/seed_S). Run it again, or with --resume, to continue: finished
+    trials are kept, killed ones resume from their checkpoints."""
+
+    sweep: Annotated[Path, tyro.conf.Positional]
+    """Sweep directory: the trials' run directories, logs/ and sweep.json (the trials asked of it)."""
+    spec: Path | None = None
+    """JSON spec file with methods, seeds, options and overrides (docs/cli.md), instead of --presets."""
+    presets: tuple[str, ...] = ()
+    """Presets to run, each a method named after it (rlv presets lists them)."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds of every method."""
+    options: str = ""
+    """rlv train options for every trial, one string: --options='--total-steps 20000'."""
+    override: tuple[str, ...] = ()
+    """Override sets, another axis of the grid: NAME=OPTIONS ... (labels become PRESET+NAME)."""
+    resume: bool = False
+    """Continue every trial recorded in SWEEP/sweep.json (no grid options needed)."""
+    resources: Annotated[SweepResources, tyro.conf.OmitArgPrefixes] = dataclasses.field(
+        default_factory=SweepResources
+    )
+    """Ray cluster and per-trial resources."""
+
+
 def parse(kind: type[T], args: list[str], prog: str, **options: Any) -> T:
     """`tyro.cli`, with a parse error turned into one RlvError line (tyro prints a box and exits
     with status 2); `--help` goes through unchanged."""
@@ -157,7 +203,6 @@ def parse_error(box: str) -> str:
 
 
 def cmd_train(args: list[str]) -> None:
-    from rlv.agents.registry import METHODS
     from rlv.train import resume, train
 
     if "--resume" in args:
@@ -165,28 +210,36 @@ def cmd_train(args: list[str]) -> None:
         summary = resume(parsed.resume, parsed.total_steps, parsed.progress)
         out = parsed.resume
     else:
-        preset = args.pop(0) if args and not args[0].startswith("-") else None
-        default = get_preset(preset) if preset else TrainConfig()
-        algo = algo_option(args)
-        if algo is not None and algo != default.algo:
-            try:
-                default = with_algo(default, algo)
-            except RlvError as error:
-                raise RlvError(f"--algo: {error}") from error
-        description = (
-            f"Train one run of the method {default.algo!r}. --algo NAME picks the method (one of: "
-            f"{', '.join(METHODS)}); a method's own options, --NAME.*, are listed with --algo NAME "
-            "--help or a preset of it. Optional first argument: a preset, one of: " + ", ".join(PRESETS)
-        )
-        config = parse(type(default), args, "rlv train [PRESET]", default=default, description=description)
-        if not config.label:
-            config = dataclasses.replace(config, label=config.algo)
+        config = train_config(args)
         summary = train(config)
         out = config.out
     print(
         f"finished {out}: env steps {summary['env_step']}, eval/return {summary['eval/return']:.2f}, "
         f"eval/success {summary['eval/success']:.2f}"
     )
+
+
+def train_config(args: list[str]) -> TrainConfig:
+    """The config an `rlv train [PRESET] [--option value ...]` command line asks for (no label:
+    the method's name); a bad option is an RlvError."""
+    from rlv.agents.registry import METHODS
+
+    args = list(args)
+    preset = args.pop(0) if args and not args[0].startswith("-") else None
+    default = get_preset(preset) if preset else TrainConfig()
+    algo = algo_option(args)
+    if algo is not None and algo != default.algo:
+        try:
+            default = with_algo(default, algo)
+        except RlvError as error:
+            raise RlvError(f"--algo: {error}") from error
+    description = (
+        f"Train one run of the method {default.algo!r}. --algo NAME picks the method (one of: "
+        f"{', '.join(METHODS)}); a method's own options, --NAME.*, are listed with --algo NAME "
+        "--help or a preset of it. Optional first argument: a preset, one of: " + ", ".join(PRESETS)
+    )
+    config = parse(type(default), args, "rlv train [PRESET]", default=default, description=description)
+    return config if config.label else dataclasses.replace(config, label=config.algo)
 
 
 def algo_option(args: list[str]) -> str | None:
@@ -223,6 +276,69 @@ def cmd_plot(args: list[str]) -> None:
     print(f"wrote {plot_runs(list(parsed.runs), parsed.out, parsed.metric, parsed.title)}")
 
 
+def sweep_trials(parsed: SweepArgs) -> list[Any]:
+    """The trials a `rlv sweep` command line asks for: its grid, else the recorded ones."""
+    from rlv.sweep_spec import grid, parse_overrides, read_spec, recorded
+
+    grid_given = bool(parsed.presets or parsed.options or parsed.override) or parsed.seeds != (0,)
+    if parsed.resume and (grid_given or parsed.spec):
+        raise RlvError("--resume continues the recorded trials; give it no --spec, --presets or grid options")
+    if parsed.spec is not None:
+        if grid_given:
+            raise RlvError(
+                "--spec: put seeds, options and overrides in the spec file, not on the command line"
+            )
+        return read_spec(parsed.spec)
+    if parsed.presets:
+        methods = {preset: (preset, []) for preset in parsed.presets}
+        return grid(
+            methods, list(parsed.seeds), shlex.split(parsed.options), parse_overrides(parsed.override)
+        )
+    if grid_given:
+        raise RlvError("--seeds, --options and --override need --presets (or put them in a --spec file)")
+    trials = list(recorded(parsed.sweep).values())
+    if not trials:
+        raise RlvError(f"{parsed.sweep}: no sweep.json to resume; give --presets or --spec")
+    return trials
+
+
+def cmd_sweep(args: list[str]) -> None:
+    from rlv.sweep import other_options, run_sweep
+    from rlv.sweep_spec import record
+
+    parsed = parse(SweepArgs, args, "rlv sweep")
+    trials = sweep_trials(parsed)
+    sweep = parsed.sweep.resolve()
+    for trial in trials:  # every command line parses before anything is written
+        try:
+            config = train_config(trial.train_args(sweep))
+        except RlvError as error:
+            raise RlvError(f"trial {trial.name}: {error}") from error
+        differ = other_options(config, sweep / trial.name)
+        if differ:
+            raise RlvError(
+                f"{sweep / trial.name} holds a run made with other options "
+                f"(differs in: {', '.join(differ)}); use another sweep directory"
+            )
+    record(sweep, trials)
+    failed = run_sweep(sweep, trials, parsed.resources)
+    if failed:
+        raise RlvError(
+            f"{failed} of {len(trials)} trials failed (their FAILED lines above name the error and log)"
+        )
+
+
+def cmd_report(args: list[str]) -> None:
+    from rlv.report import write_report
+
+    parsed = parse(ReportArgs, args, "rlv report")
+    if not parsed.paths:
+        raise RlvError("rlv report needs at least one run or sweep directory")
+    for path in write_report(list(parsed.paths), parsed.out, parsed.options):
+        print(f"wrote {path}")
+    print((parsed.out / "report.md").read_text(), end="")
+
+
 def cmd_data(args: list[str]) -> None:
     from rlv.data import commands
 
@@ -249,6 +365,8 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "collect": cmd_collect,
     "eval": cmd_eval,
     "plot": cmd_plot,
+    "sweep": cmd_sweep,
+    "report": cmd_report,
     "data": cmd_data,
     "presets": cmd_presets,
 }

@@ -1,4 +1,5 @@
-"""Learning curves: mean and a bootstrap confidence band across seeds, one line per method."""
+"""Learning curves: mean (or IQM) and a stratified bootstrap confidence band across seeds (rliable),
+one line per method."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from rlv.config import load_config
 from rlv.errors import RlvError
 from rlv.logger import read_csv
+from rlv.stats import curve_interval
 
 Curves = dict[str, list[tuple[np.ndarray, np.ndarray]]]
 """{method: [(env_steps, values) per run]}."""
@@ -64,20 +66,18 @@ def load_curves(runs: list[Path], metric: str) -> Curves:
 
 def band(
     curves: list[tuple[np.ndarray, np.ndarray]],
+    statistic: str = "mean",
     confidence: float = 0.95,
-    resamples: int = 1000,
+    reps: int = 1000,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Common steps, mean over runs, and a bootstrap interval of the mean, truncated to the shortest run."""
+    """Common steps, `statistic` over runs at each step, and its stratified bootstrap interval
+    (rliable), truncated to the shortest run."""
     length = min(len(steps) for steps, _ in curves)
     steps = curves[0][0][:length]
     values = np.stack([v[:length] for _, v in curves])  # (runs, points)
-    mean = values.mean(axis=0)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    means = values[picks].mean(axis=1)  # (resamples, points)
-    alpha = (1.0 - confidence) / 2.0
-    return steps, mean, np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
+    estimate, low, high = curve_interval(values, statistic, confidence, reps, seed)
+    return steps, estimate, low, high
 
 
 LINE_STYLES = ("-", "--", "-.", ":")
@@ -93,19 +93,23 @@ def plot_curves(
     out: Path,
     metric: str = "eval/return",
     title: str | None = None,
+    statistic: str = "mean",
 ) -> Path:
-    """Plot {method: [(env_steps, values) per run]} as mean lines with bootstrap bands into `out`.
+    """Plot {method: [(env_steps, values) per run]} as `statistic` lines (mean or iqm) with
+    95% stratified bootstrap bands into `out`.
     Line styles cycle as well as colours, so methods whose curves coincide stay distinguishable;
     a long title wraps instead of running off the figure. Written atomically."""
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
     for index, (method, method_curves) in enumerate(sorted(curves.items())):
-        steps, mean, low, high = band(method_curves)
+        steps, estimate, low, high = band(method_curves, statistic)
         style = LINE_STYLES[index % len(LINE_STYLES)]
-        line = axis.plot(steps, mean, style, label=f"{method} (n={len(method_curves)})")[0]
+        line = axis.plot(steps, estimate, style, label=f"{method} (n={len(method_curves)})")[0]
         axis.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     axis.set_xlabel("environment steps")
     axis.set_ylabel(metric)
-    axis.set_title(textwrap.fill(title or f"{metric}: mean and 95% bootstrap CI across seeds", 70))
+    axis.set_title(
+        textwrap.fill(title or f"{metric}: {statistic} and 95% stratified bootstrap CI across seeds", 70)
+    )
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()

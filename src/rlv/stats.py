@@ -1,35 +1,125 @@
-"""Aggregate statistics across seeds: IQM with bootstrap intervals, steps to reach a threshold."""
+"""Aggregate statistics across seeds, computed with rliable (Agarwal et al., *Deep RL at the Edge of
+the Statistical Precipice*, NeurIPS 2021): interquartile mean (IQM), stratified bootstrap confidence
+intervals, performance profiles and the probability of improvement. Also two curve helpers that
+are not statistics: the first step a curve reaches a threshold, and a trailing moving average.
+
+Scores are matrices of shape (runs, tasks) as rliable expects; a single task is (runs, 1)."""
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+
 import numpy as np
+from rliable import library, metrics
+
+Statistic = Callable[[np.ndarray], float]
+"""A function of a (runs, tasks) score matrix."""
+
+STATISTICS: dict[str, Statistic] = {
+    "iqm": metrics.aggregate_iqm,
+    "mean": metrics.aggregate_mean,
+}
+"""The aggregate statistics a report can show, by name. (rliable's median is the median over tasks
+of per-task means: with one task it is the mean, so it is not offered.)"""
+
+
+@contextlib.contextmanager
+def seeded_numpy(seed: int) -> Iterator[np.random.RandomState]:
+    """rliable's stratified bootstrap draws from NumPy's global generator: seed it for the body
+    (so intervals are reproducible) and put the caller's global state back afterwards. arch's
+    notice that rliable passes its seed the old way (FutureWarning) is silenced here."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
+            yield np.random.RandomState(seed)
+    finally:
+        np.random.set_state(saved)
+
+
+def as_matrix(values: np.ndarray) -> np.ndarray:
+    """Scores as a float (runs, tasks) matrix: a 1-D array of per-run scores is one task."""
+    values = np.asarray(values, dtype=np.float64)
+    return values[:, None] if values.ndim == 1 else values
 
 
 def iqm(values: np.ndarray) -> float:
-    """Interquartile mean: the mean of the middle 50% of values (Agarwal et al. 2021)."""
-    values = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    n = len(values)
-    if n == 0:
-        return float("nan")
-    low, high = int(np.floor(0.25 * n)), int(np.ceil(0.75 * n))
-    return float(values[low:high].mean()) if high > low else float(values.mean())
+    """Interquartile mean (25% trimmed mean) of the scores, over runs and tasks."""
+    return float(metrics.aggregate_iqm(as_matrix(values)))
 
 
-def bootstrap_ci(
+def interval(
     values: np.ndarray,
-    statistic: object = iqm,
+    statistic: str = "iqm",
     confidence: float = 0.95,
-    resamples: int = 2000,
+    reps: int = 2000,
     seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic` over the seeds in `values`."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    stats = np.array([statistic(values[rng.integers(0, len(values), len(values))]) for _ in range(resamples)])
-    alpha = (1.0 - confidence) / 2.0
-    return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1.0 - alpha))
+) -> tuple[float, float, float]:
+    """(point estimate, low, high) of `statistic` over (runs, tasks) scores, with a stratified
+    bootstrap percentile interval (runs resampled within each task)."""
+    scores = as_matrix(values)
+    function = STATISTICS[statistic]
+    with seeded_numpy(seed) as state:
+        points, intervals = library.get_interval_estimates(
+            {"x": scores},
+            lambda x: np.array([function(x)]),
+            reps=reps,
+            confidence_interval_size=confidence,
+            random_state=state,
+        )
+    return float(points["x"][0]), float(intervals["x"][0, 0]), float(intervals["x"][1, 0])
+
+
+def curve_interval(
+    values: np.ndarray,
+    statistic: str = "mean",
+    confidence: float = 0.95,
+    reps: int = 1000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`statistic` across runs at every point of (runs, points) curves, with stratified bootstrap
+    intervals: three arrays of shape (points,): estimate, low, high."""
+    curves = np.asarray(values, dtype=np.float64)[:, None, :]  # (runs, 1 task, points)
+    function = STATISTICS[statistic]
+
+    def per_point(x: np.ndarray) -> np.ndarray:
+        return np.array([function(x[:, :, point]) for point in range(x.shape[2])])
+
+    with seeded_numpy(seed) as state:
+        points, intervals = library.get_interval_estimates(
+            {"x": curves}, per_point, reps=reps, confidence_interval_size=confidence, random_state=state
+        )
+    return points["x"], intervals["x"][0], intervals["x"][1]
+
+
+def improvement(
+    values_x: np.ndarray, values_y: np.ndarray, confidence: float = 0.95, reps: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """P(X > Y): the probability that a run of X beats a run of Y on a task (averaged over tasks),
+    with a stratified bootstrap interval (each method's runs resampled independently)."""
+    pair = (as_matrix(values_x), as_matrix(values_y))
+    with seeded_numpy(seed) as state:
+        points, intervals = library.get_interval_estimates(
+            {"x": pair},
+            lambda x, y: np.array([metrics.probability_of_improvement(x, y)]),
+            reps=reps,
+            confidence_interval_size=confidence,
+            random_state=state,
+        )
+    return float(points["x"][0]), float(intervals["x"][0, 0]), float(intervals["x"][1, 0])
+
+
+def performance_profile(
+    scores: dict[str, np.ndarray], taus: np.ndarray, reps: int = 1000, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Run-score distributions: per method, the fraction of runs scoring above each tau (taus,),
+    and its stratified bootstrap interval (2, taus)."""
+    matrices = {method: as_matrix(values) for method, values in scores.items()}
+    with seeded_numpy(seed):
+        return library.create_performance_profile(matrices, taus, reps=reps)
 
 
 def steps_to_reach(steps: np.ndarray, curve: np.ndarray, threshold: float) -> float:
