@@ -35,6 +35,7 @@ import numpy as np
 import tyro
 from common import rlv_command, run, steps_text
 
+from rlv.config import get_preset
 from rlv.logger import read_csv
 from rlv.plot import Curves, plot_curves
 
@@ -101,6 +102,21 @@ def prepare_data(args: Args, work: Path) -> tuple[Path, Path]:
         run(rlv_command("collect", "--env", args.env, "--paired", str(args.paired), "--out", str(pairs),
                         "--overwrite", "--no-progress"), work / "logs" / "collect_pairs.log")  # fmt: skip
     return data, pairs
+
+
+def options_for(preset: str, options: list[str]) -> list[str]:
+    """`options` without the `--rlv.*` ones (and their values) for a preset of another method: the
+    shared --extra may carry RLV batch sizes, which only RLV runs have."""
+    if get_preset(preset).algo == "rlv":
+        return options
+    kept: list[str] = []
+    dropping = False
+    for token in options:
+        if token.startswith("--"):
+            dropping = token.startswith("--rlv.")
+        if not dropping:
+            kept.append(token)
+    return kept
 
 
 def method_jobs(
@@ -256,7 +272,11 @@ def main(args: Args) -> None:
     schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every),
                 "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5000",
                 *shlex.split(args.extra)]  # fmt: skip
-    jobs = [job for job in method_jobs(args, work, data, pairs, schedule) if job[0] in ("sac", *args.methods)]
+    jobs = [
+        (name, preset, options_for(preset, options))
+        for name, preset, options in method_jobs(args, work, data, pairs, schedule)
+        if name in ("sac", *args.methods)
+    ]
     runs = common.sweep(
         work, {name: (preset, options) for name, preset, options in jobs}, args.seeds, [], args.workers
     )
