@@ -126,6 +126,35 @@ class RLVConfig:
 
 
 @dataclass(frozen=True)
+class GAIfOConfig:
+    """Settings specific to GAIfO: the expert observation data and the transition discriminator
+    whose output replaces the environment's reward (rlv.agents.gaifo)."""
+
+    dataset: Path | None = None
+    """Action-free observation dataset directory of expert transitions (see docs/dataset_format.md).
+    Required for algo=gaifo."""
+    obs_batch_size: int = 256
+    """Expert observation transitions per discriminator step."""
+    max_episodes: int | None = None
+    """Use only the first N episodes of the dataset (ablation: amount of observation data)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden widths of the discriminator's MLP D(o, o') (after its own conv layers on images)."""
+    lr: float = 3e-4
+    """Adam learning rate of the discriminator."""
+    reward: Literal["log-odds", "gaifo", "log-d"] = "log-odds"
+    """Reward of a robot transition from D = P(expert | s, s'): log-odds = log D - log(1 - D)
+    (zero-centred, no bias for or against ending episodes); gaifo = -log(1 - D), the paper's cost
+    log D_imitator negated (always positive: rewards living long); log-d = log D (always negative:
+    rewards ending episodes early)."""
+    regulariser: Literal["gradient-penalty", "spectral-norm", "none"] = "gradient-penalty"
+    """Keeps D smooth so its reward stays informative: gradient-penalty (Gulrajani et al. 2017,
+    on interpolations of expert and robot transitions, as in DAC); spectral-norm (every layer of D
+    spectrally normalised, Miyato et al. 2018); none."""
+    gradient_penalty_weight: float = 10.0
+    """Weight of the gradient penalty (regulariser=gradient-penalty)."""
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run: environment, algorithm, schedule, outputs."""
 
@@ -262,6 +291,12 @@ def _image_rlv(task: str, **rlv: Any) -> TrainConfig:
     )
 
 
+def _gaifo(base: TrainConfig, options: GAIfOConfig) -> TrainConfig:
+    """`base` as a GAIfO run with `options`."""
+    core = {item.name: getattr(base, item.name) for item in dataclasses.fields(TrainConfig)}
+    return method_config_type("gaifo", GAIfOConfig)(**(core | {"algo": "gaifo", "gaifo": options}))
+
+
 TRANSFER = {
     "contrastive_weight": 1.0,
     "paired_weight": 0.0,
@@ -316,6 +351,10 @@ PRESETS: dict[str, TrainConfig] = {
     "acrobot-rlv-true-rewards": _acrobot_rlv(reward_source="true"),
     "acrobot-rlv-timelimit-done": _acrobot_rlv(timelimit_done=True),
     "pendulum-sac": TrainConfig(env="gym:Pendulum-v1", algo="sac", total_steps=20_000),
+    "acrobot-gaifo": _gaifo(TrainConfig(env="acrobot"), GAIfOConfig()),
+    "pointmass-gaifo": _gaifo(
+        _IMAGE_TASKS["pointmass"], GAIfOConfig(obs_batch_size=_IMAGE_TASKS["pointmass"].sac.batch_size)
+    ),
     **_image_presets(),
 }
 """Named presets. `rlv train PRESET --option value` overrides single fields."""
@@ -328,6 +367,10 @@ PRESET_HELP: dict[str, str] = {
     "acrobot-rlv-true-rewards": "RLV ablation: observation rows use the dataset's true rewards.",
     "acrobot-rlv-timelimit-done": "RLV with the original quirk: time-limit ends count as done.",
     "pendulum-sac": "SAC on gym:Pendulum-v1 (a quick sanity check of SAC).",
+    "acrobot-gaifo": "GAIfO baseline on continuous Acrobot: SAC on a discriminator's reward, no env "
+    "reward; needs --gaifo.dataset.",
+    "pointmass-gaifo": "GAIfO baseline on pointmass from 48x48 pixels (the discriminator has its own "
+    "conv layers); needs --gaifo.dataset.",
     **_image_help(),
 }
 

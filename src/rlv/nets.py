@@ -1,4 +1,5 @@
-"""Networks: MLPs, the tanh-Gaussian actor, the twin critic and the inverse dynamics model.
+"""Networks: MLPs, the tanh-Gaussian actor, the twin critic, the inverse dynamics model and the
+discriminators.
 
 Initialisation follows the original (Keras defaults): xavier-uniform weights, zero biases.
 """
@@ -197,6 +198,74 @@ class Discriminator(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features).squeeze(-1)
+
+
+class TransitionDiscriminator(nn.Module):
+    """GAIfO's D(o, o') -> logit of 'expert transition', on state or image transitions.
+
+    `stack(obs, next_obs)` puts a transition in one tensor: vectors (B, D) -> (B, 2D); uint8 HWC
+    images (B, H, W, 3) -> (B, H, W, 6), o's channels then o''s (augmentation shifts both frames
+    alike, so the motion between them survives). `scale(stacked)` makes the float input the
+    network reads: vectors as they are, images channels-first in [-1, 1], (B, 6, H, W); a gradient
+    penalty differentiates with respect to it. `logits(inputs)` -> (B,): for images, its own conv
+    stack ('same' k x k conv, 2x2 max-pool, ReLU per block, as `ImageEncoder`), then an MLP.
+    `spectral_norm=True` normalises every conv and linear layer (Miyato et al. 2018).
+    """
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        hidden: Sequence[int],
+        spectral_norm: bool = False,
+        channels: Sequence[int] = (16, 16, 32),
+        kernel: int = 5,
+    ) -> None:
+        super().__init__()
+        self.image = len(obs_shape) == 3
+        layers: list[nn.Module] = []
+        if self.image:
+            height, width, colours = obs_shape
+            previous = 2 * colours
+            for count in channels:
+                layers += [
+                    nn.Conv2d(previous, count, kernel, padding=kernel // 2),
+                    nn.MaxPool2d(2),
+                    nn.ReLU(),
+                ]
+                previous = count
+            scale = 2 ** len(channels)
+            in_dim = previous * (height // scale) * (width // scale)
+        else:
+            in_dim = 2 * obs_shape[0]
+        self.convs = nn.Sequential(*layers)
+        for layer in self.convs:
+            if isinstance(layer, nn.Conv2d):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        self.head = mlp(in_dim, hidden, 1)
+        if spectral_norm:
+            for block in (self.convs, self.head):
+                for index, layer in enumerate(block):
+                    if isinstance(layer, nn.Linear | nn.Conv2d):
+                        block[index] = nn.utils.parametrizations.spectral_norm(layer)
+
+    @staticmethod
+    def stack(obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        """One tensor per transition: (B, 2D) vectors or (B, H, W, 6) images, dtype kept."""
+        return torch.cat([obs, next_obs], dim=-1)
+
+    def scale(self, stacked: torch.Tensor) -> torch.Tensor:
+        """The network's float input: vectors unchanged, images (B, 6, H, W) in [-1, 1]."""
+        if not self.image:
+            return stacked.float()
+        return stacked.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits (B,) of scaled inputs."""
+        return self.head(self.convs(inputs).flatten(1)).squeeze(-1)
+
+    def forward(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        return self.logits(self.scale(self.stack(obs, next_obs)))
 
 
 class AppearanceRandomisation(nn.Module):

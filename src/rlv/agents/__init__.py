@@ -4,6 +4,7 @@ state_dict() and load_state_dict() (the `Agent` protocol); `registry.METHODS` li
 from __future__ import annotations
 
 from rlv.agents.base import Agent, Batches, ObservationBatch, PairedBatch, RobotBatch
+from rlv.agents.gaifo import GAIfO
 from rlv.agents.registry import METHODS, build_agent, method_options, method_spec, register
 from rlv.agents.rlv import RLV
 from rlv.agents.sac import SAC
@@ -16,6 +17,7 @@ __all__ = [
     "Agent",
     "AgentContext",
     "Batches",
+    "GAIfO",
     "MethodSpec",
     "ObservationBatch",
     "PairedBatch",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from rlv.agents import gaifo as gaifo_method
 from rlv.agents import rlv as rlv_method
 from rlv.agents import sac as sac_method
 from rlv.agents.base import Agent
@@ -30,7 +31,7 @@ def register(spec: MethodSpec) -> MethodSpec:
     return spec
 
 
-for _spec in (sac_method.METHOD, rlv_method.METHOD):
+for _spec in (sac_method.METHOD, rlv_method.METHOD, gaifo_method.METHOD):
     register(_spec)
 
 
