@@ -1,11 +1,11 @@
 """Contract tests, parametrised over the agents: each loss moves only its own parameters, seeded
-runs are identical, state dicts round-trip; plus the RLV relabelling rules."""
+runs are identical, state dicts round-trip; plus the RLV relabelling rules and GAIfO's reward."""
 
 import pytest
 import torch
 
-from rlv.agents import RLV, SAC, Batches, ObservationBatch, RobotBatch
-from rlv.config import RLVConfig, SACConfig
+from rlv.agents import RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
+from rlv.config import GAIfOConfig, RLVConfig, SACConfig
 
 SAC_CONFIG = SACConfig(hidden=(32, 32))
 OBS_DIM, ACT_DIM, B, N = 6, 1, 16, 12
@@ -35,24 +35,29 @@ def obs_batch(seed: int = 1) -> ObservationBatch:
     )
 
 
-def make(algo: str, seed: int = 0, **rlv: object) -> SAC | RLV:
+Agent = SAC | RLV | GAIfO
+
+
+def make(algo: str, seed: int = 0, **options: object) -> Agent:
     torch.manual_seed(seed)
     if algo == "sac":
         return SAC(OBS_DIM, ACT_DIM, SAC_CONFIG)
-    return RLV(OBS_DIM, ACT_DIM, SAC_CONFIG, RLVConfig(idm_hidden=(16,), **rlv))
+    if algo == "gaifo":
+        return GAIfO((OBS_DIM,), ACT_DIM, SAC_CONFIG, GAIfOConfig(**({"hidden": (16,)} | options)))
+    return RLV(OBS_DIM, ACT_DIM, SAC_CONFIG, RLVConfig(idm_hidden=(16,), **options))
 
 
-def update(agent: SAC | RLV, seed: int = 0) -> dict[str, float]:
-    if isinstance(agent, RLV):
+def update(agent: Agent, seed: int = 0) -> dict[str, float]:
+    if isinstance(agent, RLV | GAIfO):
         return agent.update(Batches(robot_batch(seed), obs_batch(seed + 100)))
     return agent.update(Batches(robot_batch(seed)))
 
 
-def sac_of(agent: SAC | RLV) -> SAC:
-    return agent.sac if isinstance(agent, RLV) else agent
+def sac_of(agent: Agent) -> SAC:
+    return agent.sac if isinstance(agent, RLV | GAIfO) else agent
 
 
-def param_groups(agent: SAC | RLV) -> dict[str, list[torch.Tensor]]:
+def param_groups(agent: Agent) -> dict[str, list[torch.Tensor]]:
     sac = sac_of(agent)
     groups = {
         "actor": list(sac.actor.parameters()),
@@ -62,6 +67,8 @@ def param_groups(agent: SAC | RLV) -> dict[str, list[torch.Tensor]]:
     }
     if isinstance(agent, RLV):
         groups["idm"] = list(agent.idm.parameters())
+    if isinstance(agent, GAIfO):
+        groups["discriminator"] = list(agent.discriminator.parameters())
     return groups
 
 
@@ -73,11 +80,11 @@ def moved(before: dict[str, list[torch.Tensor]], after: dict[str, list[torch.Ten
     }
 
 
-def snapshot(agent: SAC | RLV) -> dict[str, list[torch.Tensor]]:
+def snapshot(agent: Agent) -> dict[str, list[torch.Tensor]]:
     return {name: [p.detach().clone() for p in params] for name, params in param_groups(agent).items()}
 
 
-ALGOS = ["sac", "rlv"]
+ALGOS = ["sac", "rlv", "gaifo"]
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -85,7 +92,7 @@ def test_critic_step_moves_only_the_critic(algo):
     agent = make(algo)
     before = snapshot(agent)
     sac_of(agent).update_critic(robot_batch())
-    assert moved(before, snapshot(agent)) == {"critic"}  # never the inverse model, actor or targets
+    assert moved(before, snapshot(agent)) == {"critic"}  # never idm, discriminator, actor or targets
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -221,3 +228,74 @@ def test_actor_log_prob_matches_tanh_gaussian_density():
         pre = torch.atanh(action.clamp(-0.999999, 0.999999))
         reference = (base.log_prob(pre) - torch.log1p(-action.pow(2) + 1e-12)).sum(-1)
     torch.testing.assert_close(log_prob, reference, atol=2e-2, rtol=1e-3)
+
+
+@pytest.mark.parametrize("regulariser", ["gradient-penalty", "spectral-norm", "none"])
+def test_discriminator_step_moves_only_the_discriminator(regulariser):
+    agent = make("gaifo", regulariser=regulariser)
+    before = snapshot(agent)
+    metrics = agent.update_discriminator(robot_batch(), obs_batch())
+    assert moved(before, snapshot(agent)) == {"discriminator"}
+    assert all(p.grad is None for p in agent.sac.critic.parameters())
+    assert ("loss/gradient_penalty" in metrics) == (regulariser == "gradient-penalty")
+
+
+def test_sac_is_rewarded_by_the_discriminator_not_the_env():
+    agent = make("gaifo")
+    seen = {}
+    original = agent.sac.critic_loss
+
+    def spy(batch, encoded=None):
+        seen["batch"] = batch
+        return original(batch, encoded)
+
+    agent.sac.critic_loss = spy
+    robot = robot_batch()
+    update(agent)
+    logits = agent.discriminator(robot.obs, robot.next_obs).detach()
+    torch.testing.assert_close(seen["batch"].reward, logits)  # log-odds: r = log D - log(1 - D)
+    assert not torch.equal(seen["batch"].reward, robot.reward)
+    assert torch.equal(seen["batch"].done, robot.done)  # robot rows keep their own terminals
+
+    other_reward = robot._replace(reward=torch.randn(B) * 10)
+    a, b = make("gaifo", seed=2), make("gaifo", seed=2)
+    torch.manual_seed(1)
+    metrics_a = a.update(Batches(robot, obs_batch()))
+    torch.manual_seed(1)
+    metrics_b = b.update(Batches(other_reward, obs_batch()))
+    assert moved(snapshot(a), snapshot(b)) == set()  # the env reward changes nothing it learns
+    assert metrics_a.pop("stat/env_reward_mean") != metrics_b.pop("stat/env_reward_mean")
+    assert metrics_a == metrics_b
+
+
+def test_reward_forms():
+    from rlv.agents.gaifo import reward_of_logits
+
+    logits = torch.tensor([-3.0, -0.5, 0.0, 2.0])
+    probability = torch.sigmoid(logits)
+    log_odds = probability.log() - (1 - probability).log()
+    torch.testing.assert_close(reward_of_logits(logits, "log-odds"), log_odds)
+    torch.testing.assert_close(reward_of_logits(logits, "gaifo"), -(1 - probability).log())
+    torch.testing.assert_close(reward_of_logits(logits, "log-d"), probability.log())
+    assert reward_of_logits(logits, "gaifo").gt(0).all() and reward_of_logits(logits, "log-d").lt(0).all()
+    big = torch.tensor([-200.0, 200.0])
+    assert all(torch.isfinite(reward_of_logits(big, form)).all() for form in ("gaifo", "log-d"))
+
+
+def test_gradient_penalty_of_a_linear_discriminator():
+    agent = make("gaifo", hidden=())  # logit = w . [s, s'] + b: the gradient is w everywhere
+    weight = agent.discriminator.head[0].weight
+    penalty = agent.gradient_penalty(torch.randn(N, 2 * OBS_DIM), torch.randn(B, 2 * OBS_DIM))
+    torch.testing.assert_close(penalty, (weight.norm() - 1).pow(2))
+
+
+def test_discriminator_tells_expert_from_robot_and_rewards_expert_like_transitions():
+    agent = make("gaifo", lr=1e-2)
+    robot, expert = robot_batch(), obs_batch()
+    expert = expert._replace(obs=expert.obs + 2.0, next_obs=expert.next_obs + 2.0)
+    for _ in range(100):
+        metrics = agent.update_discriminator(robot, expert)
+    assert metrics["stat/discriminator_accuracy"] == 1.0
+    assert metrics["stat/expert_probability"] > 0.7 > 0.3 > metrics["stat/robot_probability"]
+    expert_like = robot._replace(obs=expert.obs, next_obs=expert.next_obs)
+    assert agent.rewards(expert_like).min() > agent.rewards(robot).max()

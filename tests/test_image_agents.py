@@ -1,13 +1,14 @@
 """Image agents on tiny images: the shared encoder is trained by the critic and the alignment losses
 only, the actor and inverse model see it without gradient, and alignment really reaches it (but not
-with alignment='original', the released code's behaviour)."""
+with alignment='original', the released code's behaviour). GAIfO's discriminator has its own convs
+and never trains the shared encoder."""
 
 import pytest
 import torch
 
-from rlv.agents import RLV, SAC, Batches, ObservationBatch, RobotBatch
+from rlv.agents import RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
 from rlv.agents.base import PairedBatch
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import GAIfOConfig, RLVConfig, SACConfig
 from rlv.nets import ImageEncoder, RandomShift
 
 SHAPE, ACT_DIM, B = (16, 16, 3), 2, 8
@@ -40,6 +41,12 @@ def make(algo, **rlv):
     encoder, augment = ImageEncoder(SHAPE, channels=(4, 4)), RandomShift(2)
     if algo == "sac":
         return SAC(0, ACT_DIM, SACConfig(hidden=(16,)), encoder=encoder, augment=augment)
+    if algo == "gaifo":
+        sac = SACConfig(hidden=(16,), conv_channels=(4, 4), conv_kernel=3)
+        options = GAIfOConfig(hidden=(8,), **rlv)
+        return GAIfO(
+            SHAPE, ACT_DIM, sac, options, encoder=encoder, augment=augment, pair_augment=RandomShift(2)
+        )
     return RLV(
         0,
         ACT_DIM,
@@ -59,10 +66,10 @@ def changed(before, module):
 
 
 def sac_of(agent):
-    return agent.sac if isinstance(agent, RLV) else agent
+    return agent.sac if isinstance(agent, RLV | GAIfO) else agent
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv"])
+@pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
 def test_critic_trains_encoder_actor_does_not(algo):
     agent = make(algo)
     sac = sac_of(agent)
@@ -75,7 +82,7 @@ def test_critic_trains_encoder_actor_does_not(algo):
     assert changed(actor, sac.actor) and not changed(encoder, sac.encoder)
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv"])
+@pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
 def test_full_image_update_and_action(algo):
     agent = make(algo)
     metrics = (
@@ -240,3 +247,32 @@ def test_paired_loss_scale(scale_free):
         assert abs(values[0] - values[1]) < 1e-3 * values[0]
     else:
         assert abs(values[1] - 1e-4 * values[0]) < 1e-6 * values[0]
+
+
+@pytest.mark.parametrize("regulariser", ["gradient-penalty", "spectral-norm"])
+def test_gaifo_discriminator_has_its_own_convs(regulariser):
+    agent = make("gaifo", regulariser=regulariser)
+    sac = agent.sac
+    encoder, actor, critic = snapshot(sac.encoder), snapshot(sac.actor), snapshot(sac.critic)
+    discriminator = snapshot(agent.discriminator)
+    metrics = agent.update_discriminator(robot_batch(), obs_batch())
+    assert changed(discriminator, agent.discriminator) and metrics["loss/discriminator"] > 0
+    assert not any(
+        changed(before, net)
+        for before, net in zip((encoder, actor, critic), (sac.encoder, sac.actor, sac.critic), strict=True)
+    )
+    encoder = snapshot(sac.encoder)
+    agent.update(Batches(robot_batch(), obs_batch()))
+    assert changed(encoder, sac.encoder)  # the critic still trains the shared encoder
+    assert agent.rewards(robot_batch()).shape == (B,)
+
+
+def test_gaifo_pairs_are_shifted_alike():
+    agent = make("gaifo")
+    frames = images(B, 6)
+    torch.manual_seed(0)
+    stacked = agent.pair_augment(agent.discriminator.stack(frames, frames))  # o' = o
+    assert stacked.shape == (B, *SHAPE[:2], 6) and not torch.equal(stacked[..., :3], frames)
+    assert torch.equal(stacked[..., :3], stacked[..., 3:])  # one offset for both frames: no fake motion
+    inputs = agent.discriminator.scale(stacked)
+    assert inputs.shape == (B, 6, *SHAPE[:2]) and inputs.min() >= -1.0 and inputs.max() <= 1.0
