@@ -52,7 +52,7 @@ def assert_same_state(a, b):
         assert a == b
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv"])
+@pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
 def test_run_directory_contents(tmp_path, acrobot_dataset, algo):
     config = tiny_config(tmp_path, algo, acrobot_dataset)
     summary = train(config)
@@ -66,7 +66,7 @@ def test_run_directory_contents(tmp_path, acrobot_dataset, algo):
     assert (run / "checkpoints" / "final" / "replay.json").exists() and list((run / "replay").glob("*.npz"))
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv"])
+@pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
 def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, acrobot_dataset, algo, monkeypatch):
     reference = tiny_config(tmp_path / "a", algo, acrobot_dataset)
     train(reference)
@@ -112,6 +112,7 @@ def test_truncation_is_not_terminal(tmp_path):
         ({"algo": "rlv"}, "needs an observation dataset"),
         ({"algo": "rlv", "env": "gym:Pendulum-v1", "use_dataset": True}, "observations have shape"),
         ({"algo": "rlv", "missing_dataset": True}, "dataset directory not found"),
+        ({"algo": "gaifo"}, "GAIfO needs an observation dataset"),
     ],
 )
 def test_bad_input_leaves_no_run(tmp_path, acrobot_dataset, changes, message):

@@ -14,7 +14,7 @@ import torch
 from conftest import tiny_config
 
 from rlv.cli import main
-from rlv.config import RLVConfig, SACConfig, config_to_dict, config_type
+from rlv.config import GAIfOConfig, RLVConfig, SACConfig, config_to_dict, config_type
 from rlv.train import Trainer, train
 from rlv.validation import option_name
 
@@ -59,6 +59,14 @@ RANGE_BAD: dict[str, list] = {
     "rlv.discriminator_lr": [-0.001],
     "rlv.scale_free_alignment": [],
     "rlv.idm_encoder_weight": [-1.0],
+    "gaifo.dataset": [],
+    "gaifo.obs_batch_size": [0, -3],
+    "gaifo.max_episodes": [0],
+    "gaifo.hidden": [[0], [16, -2]],
+    "gaifo.lr": [0.0, -1e-4, NAN],
+    "gaifo.reward": ["exp"],
+    "gaifo.regulariser": ["dropout"],
+    "gaifo.gradient_penalty_weight": [-1.0, math.inf],
     "env": [""],
     "domain": ["alien"],
     "algo": ["ppo"],
@@ -87,6 +95,7 @@ RANGE_BAD: dict[str, list] = {
 WRONG_TYPE: dict[str, list] = {
     "sac": [5, "fast", []],
     "rlv": [None, [1, 2]],
+    "gaifo": [None, [1, 2]],
     "int": ["abc", 1.5, True, [3]],
     "float": ["abc", [1.0], False],
     "str": [42, ["a"], False],
@@ -97,27 +106,26 @@ WRONG_TYPE: dict[str, list] = {
 """Values of the wrong JSON type for a field (config.json only), by the field's kind."""
 
 
-RLV_RUN = config_type("rlv")
-"""The run config of the rlv method: the run's fields, `sac` and the method's own `rlv` options."""
+METHOD_OPTIONS: dict[str, type] = {"rlv": RLVConfig, "gaifo": GAIfOConfig}
+"""The registered methods with options, and their options dataclasses."""
+
+NESTED = {"sac": SACConfig, **METHOD_OPTIONS}
 
 
-def all_fields(cls: type = RLV_RUN, prefix: str = "") -> dict[str, dataclasses.Field]:
+def all_fields() -> dict[str, dataclasses.Field]:
+    """Every field of a run of any method: the run's own, `sac.*` and each method's `<name>.*`."""
     fields = {}
-    for item in dataclasses.fields(cls):
-        if item.name in ("sac", "rlv"):
+    for name in METHOD_OPTIONS:
+        for item in dataclasses.fields(config_type(name)):
             fields[item.name] = item
-            fields |= all_fields(SACConfig if item.name == "sac" else RLVConfig, item.name + ".")
-        else:
-            fields[prefix + item.name] = item
+            if item.name in NESTED:
+                fields |= {f"{item.name}.{sub.name}": sub for sub in dataclasses.fields(NESTED[item.name])}
     return fields
 
 
 def kind_of(name: str) -> str:
-    default = dataclasses.asdict(RLV_RUN())
-    for part in name.split("."):
-        default = default[part]
     annotation = str(all_fields()[name].type)
-    if name in ("sac", "rlv"):
+    if name in NESTED:
         return name
     if "Path" in annotation:
         return "path"
@@ -142,7 +150,10 @@ def cli_cases() -> list[tuple[str, object]]:
 
 
 def test_every_config_field_has_bad_values():
-    assert set(RANGE_BAD) | {"sac", "rlv"} == set(all_fields()), "a new config field needs bad values here"
+    from rlv.agents import METHODS
+
+    assert {name for name, spec in METHODS.items() if spec.options} == set(METHOD_OPTIONS)
+    assert set(RANGE_BAD) | set(NESTED) == set(all_fields()), "a new config field needs bad values here"
     assert all(RANGE_BAD[name] or kind_of(name) in WRONG_TYPE for name in RANGE_BAD)
 
 
@@ -162,7 +173,8 @@ def tokens(value: object) -> list[str]:
 def test_bad_option_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch, name, value):
     monkeypatch.setattr(Trainer, "run", lambda self: pytest.fail("a bad option started training"))
     monkeypatch.chdir(tmp_path)
-    method = ["--algo", "rlv"] if name.startswith("rlv.") else []  # the rlv method's own options
+    prefix = name.split(".")[0]
+    method = ["--algo", prefix] if prefix in METHOD_OPTIONS else []  # a method's own options
     code, lines = run_cli(capsys, "train", "--out", "run", *method, option_name(name), *tokens(value))
     assert code == 1 and len(lines) == 1 and lines[0].startswith("rlv: error: "), lines
     expected = "--sac.log-std" if "log_std" in name else option_name(name)
@@ -199,8 +211,9 @@ def test_bad_config_json_field_is_refused_naming_file_and_key(finished_run, caps
     path = finished_run / "config.json"
     original = path.read_text()
     data = json.loads(original)
-    if name.split(".")[0] == "rlv":  # the finished run is SAC's; make it a run of the rlv method
-        data |= {"algo": "rlv", "rlv": config_to_dict(RLVConfig())}
+    method = name.split(".")[0]
+    if method in METHOD_OPTIONS:  # the finished run is SAC's; make it a run of that method
+        data |= {"algo": method, method: config_to_dict(METHOD_OPTIONS[method]())}
     set_field(data, name, value)
     path.write_text(json.dumps(data))
     before = snapshot(finished_run)
