@@ -1,7 +1,7 @@
 """GAIfO baseline: generative adversarial imitation from observation (Torabi, Warnell & Stone,
 "Generative Adversarial Imitation from Observation", 2018, arXiv:1807.06158), off-policy on SAC.
 
-The paper's game (its Section 4 and Algorithm 1, after GAIL, Ho & Ermon 2016) between a policy and
+The paper's game (its Algorithm 1, after GAIL, Ho & Ermon 2016) between a policy and
 a discriminator on state transitions (s, s'), without expert actions:
 
     min_pi max_D  E_pi[log D_I(s, s')] + E_expert[log(1 - D_I(s, s'))],   cost of pi: log D_I(s, s')
