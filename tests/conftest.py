@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from rlv.bco_options import BCOConfig
 from rlv.config import RLVConfig, SACConfig, TrainConfig, with_algo
 from rlv.data.collect import collect_acrobot
 from rlv.data.dataset import Episode, write_dataset
@@ -46,7 +47,10 @@ def tiny_config(tmp_path: Path, algo: str, dataset: Path | None = None, **change
         progress=False,
         sac=TINY_SAC,
     )
-    options = RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)) if algo == "rlv" else None
+    options = {
+        "rlv": RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
+        "bco": BCOConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
+    }.get(algo)
     return dataclasses.replace(with_algo(config, algo, options), **changes)
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from rlv.bco_options import BCOConfig
 from rlv.cli import main
 from rlv.config import RLVConfig, SACConfig, config_to_dict, config_type
 from rlv.train import Trainer, train
@@ -59,6 +60,15 @@ RANGE_BAD: dict[str, list] = {
     "rlv.discriminator_lr": [-0.001],
     "rlv.scale_free_alignment": [],
     "rlv.idm_encoder_weight": [-1.0],
+    "bco.dataset": [],
+    "bco.obs_batch_size": [0],
+    "bco.max_episodes": [0],
+    "bco.alpha": [0.0, -1.0],
+    "bco.idm_fraction": [0.0, 1.0],
+    "bco.idm_hidden": [[0]],
+    "bco.idm_lr": [0.0],
+    "bco.bc_lr": [-0.001],
+    "bco.log_std_min": [-21.0, 3.0, NAN],
     "env": [""],
     "domain": ["alien"],
     "algo": ["ppo"],
@@ -87,6 +97,7 @@ RANGE_BAD: dict[str, list] = {
 WRONG_TYPE: dict[str, list] = {
     "sac": [5, "fast", []],
     "rlv": [None, [1, 2]],
+    "bco": [None, [1, 2]],
     "int": ["abc", 1.5, True, [3]],
     "float": ["abc", [1.0], False],
     "str": [42, ["a"], False],
@@ -97,27 +108,40 @@ WRONG_TYPE: dict[str, list] = {
 """Values of the wrong JSON type for a field (config.json only), by the field's kind."""
 
 
-RLV_RUN = config_type("rlv")
-"""The run config of the rlv method: the run's fields, `sac` and the method's own `rlv` options."""
+METHOD_OPTIONS = {"rlv": RLVConfig, "bco": BCOConfig}
+"""The methods with options of their own (`--<method>.*`, a `<method>` block in config.json)."""
+NESTED = {"sac": SACConfig, **METHOD_OPTIONS}
 
 
-def all_fields(cls: type = RLV_RUN, prefix: str = "") -> dict[str, dataclasses.Field]:
+def all_fields(cls: type | None = None, prefix: str = "") -> dict[str, dataclasses.Field]:
+    """Every field of a run of any method: the run's own, `sac.*` and each method's options."""
+    if cls is None:
+        runs = [dataclasses.fields(config_type(method)) for method in METHOD_OPTIONS]
+        items = {item.name: item for run in runs for item in run}.values()
+    else:
+        items = dataclasses.fields(cls)
     fields = {}
-    for item in dataclasses.fields(cls):
-        if item.name in ("sac", "rlv"):
+    for item in items:
+        if item.name in NESTED:
             fields[item.name] = item
-            fields |= all_fields(SACConfig if item.name == "sac" else RLVConfig, item.name + ".")
+            fields |= all_fields(NESTED[item.name], item.name + ".")
         else:
             fields[prefix + item.name] = item
     return fields
 
 
+def method_of(name: str) -> str | None:
+    """The method whose own option `name` is (None: a field of every run)."""
+    method = name.split(".")[0]
+    return method if method in METHOD_OPTIONS else None
+
+
 def kind_of(name: str) -> str:
-    default = dataclasses.asdict(RLV_RUN())
+    default = dataclasses.asdict(config_type(method_of(name) or "rlv")())
     for part in name.split("."):
         default = default[part]
     annotation = str(all_fields()[name].type)
-    if name in ("sac", "rlv"):
+    if name in NESTED:
         return name
     if "Path" in annotation:
         return "path"
@@ -142,7 +166,7 @@ def cli_cases() -> list[tuple[str, object]]:
 
 
 def test_every_config_field_has_bad_values():
-    assert set(RANGE_BAD) | {"sac", "rlv"} == set(all_fields()), "a new config field needs bad values here"
+    assert set(RANGE_BAD) | set(NESTED) == set(all_fields()), "a new config field needs bad values here"
     assert all(RANGE_BAD[name] or kind_of(name) in WRONG_TYPE for name in RANGE_BAD)
 
 
@@ -162,10 +186,10 @@ def tokens(value: object) -> list[str]:
 def test_bad_option_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch, name, value):
     monkeypatch.setattr(Trainer, "run", lambda self: pytest.fail("a bad option started training"))
     monkeypatch.chdir(tmp_path)
-    method = ["--algo", "rlv"] if name.startswith("rlv.") else []  # the rlv method's own options
+    method = ["--algo", method_of(name)] if method_of(name) else []  # a method's own options
     code, lines = run_cli(capsys, "train", "--out", "run", *method, option_name(name), *tokens(value))
     assert code == 1 and len(lines) == 1 and lines[0].startswith("rlv: error: "), lines
-    expected = "--sac.log-std" if "log_std" in name else option_name(name)
+    expected = "--sac.log-std" if name.startswith("sac.log_std") else option_name(name)
     assert expected in lines[0], lines
     assert os.listdir(tmp_path) == []
 
@@ -199,8 +223,9 @@ def test_bad_config_json_field_is_refused_naming_file_and_key(finished_run, caps
     path = finished_run / "config.json"
     original = path.read_text()
     data = json.loads(original)
-    if name.split(".")[0] == "rlv":  # the finished run is SAC's; make it a run of the rlv method
-        data |= {"algo": "rlv", "rlv": config_to_dict(RLVConfig())}
+    method = method_of(name)
+    if method:  # the finished run is SAC's; make it a run of the method
+        data |= {"algo": method, method: config_to_dict(METHOD_OPTIONS[method]())}
     set_field(data, name, value)
     path.write_text(json.dumps(data))
     before = snapshot(finished_run)
@@ -208,7 +233,7 @@ def test_bad_config_json_field_is_refused_naming_file_and_key(finished_run, caps
         for command in (["train", "--resume", str(finished_run)], ["eval", str(finished_run)]):
             code, lines = run_cli(capsys, *command)
             assert code == 1 and len(lines) == 1 and lines[0].startswith("rlv: error: "), lines
-            key = "sac.log_std" if "log_std" in name else name
+            key = "sac.log_std" if name.startswith("sac.log_std") else name
             assert f"{path}: {key}" in lines[0], lines
             assert snapshot(finished_run) == before
     finally:

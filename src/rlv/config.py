@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rlv.bco_options import BCOConfig
 from rlv.errors import RlvError
 
 
@@ -221,6 +222,13 @@ def _rlv(base: TrainConfig, options: RLVConfig) -> TrainConfig:
     return method_config_type("rlv", RLVConfig)(**(core | {"algo": "rlv", "rlv": options}))
 
 
+def _bco(base: TrainConfig) -> TrainConfig:
+    """`base` as a BCO(alpha) run, observation batches as large as the robot batch."""
+    core = {item.name: getattr(base, item.name) for item in dataclasses.fields(TrainConfig)}
+    options = BCOConfig(obs_batch_size=base.sac.batch_size)
+    return method_config_type("bco", BCOConfig)(**(core | {"algo": "bco", "bco": options}))
+
+
 def _acrobot_rlv(**rlv: Any) -> TrainConfig:
     return _rlv(TrainConfig(env="acrobot"), RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
 
@@ -284,6 +292,7 @@ def _image_presets() -> dict[str, TrainConfig]:
         presets[f"{task}-rlv-align-original"] = _image_rlv(task, alignment="original")
         presets[f"{task}-sac-humanlike"] = dataclasses.replace(base, domain="humanlike")
         presets[f"{task}-rlv-humanlike"] = dataclasses.replace(_image_rlv(task), domain="humanlike")
+    presets["pointmass-bco"] = _bco(_IMAGE_TASKS["pointmass"])
     return presets
 
 
@@ -305,6 +314,9 @@ def _image_help() -> dict[str, str]:
             f"{task}-rlv-humanlike": f"RLV on {task} in the HumanLike setting, no alignment; needs "
             "--rlv.dataset.",
         }
+    help_text["pointmass-bco"] = (
+        "BCO(alpha) baseline on pointmass from pixels (no rewards); needs --bco.dataset."
+    )
     return help_text
 
 
@@ -315,6 +327,7 @@ PRESETS: dict[str, TrainConfig] = {
     "acrobot-rlv-zero-actions": _acrobot_rlv(action_source="zero"),
     "acrobot-rlv-true-rewards": _acrobot_rlv(reward_source="true"),
     "acrobot-rlv-timelimit-done": _acrobot_rlv(timelimit_done=True),
+    "acrobot-bco": _bco(TrainConfig(env="acrobot")),
     "pendulum-sac": TrainConfig(env="gym:Pendulum-v1", algo="sac", total_steps=20_000),
     **_image_presets(),
 }
@@ -327,6 +340,7 @@ PRESET_HELP: dict[str, str] = {
     "acrobot-rlv-zero-actions": "RLV ablation: observation rows use zero actions.",
     "acrobot-rlv-true-rewards": "RLV ablation: observation rows use the dataset's true rewards.",
     "acrobot-rlv-timelimit-done": "RLV with the original quirk: time-limit ends count as done.",
+    "acrobot-bco": "BCO(alpha) baseline on continuous Acrobot (no rewards); needs --bco.dataset.",
     "pendulum-sac": "SAC on gym:Pendulum-v1 (a quick sanity check of SAC).",
     **_image_help(),
 }

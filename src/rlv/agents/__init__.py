@@ -4,12 +4,14 @@ state_dict() and load_state_dict() (the `Agent` protocol); `registry.METHODS` li
 from __future__ import annotations
 
 from rlv.agents.base import Agent, Batches, ObservationBatch, PairedBatch, RobotBatch
+from rlv.agents.bco import BCO
 from rlv.agents.registry import METHODS, build_agent, method_options, method_spec, register
 from rlv.agents.rlv import RLV
 from rlv.agents.sac import SAC
 from rlv.agents.spec import AgentContext, MethodSpec, Streams
 
 __all__ = [
+    "BCO",
     "METHODS",
     "RLV",
     "SAC",
