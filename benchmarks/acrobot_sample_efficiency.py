@@ -11,11 +11,17 @@ again (or `rlv sweep WORK --resume`): finished runs are kept, killed runs resume
     python benchmarks/acrobot_sample_efficiency.py               # the committed results
     python benchmarks/acrobot_sample_efficiency.py --steps 5000 --seeds 2   # a quick look
     python benchmarks/acrobot_sample_efficiency.py --replot      # tables and plots from the runs CSV
+    python benchmarks/acrobot_sample_efficiency.py --methods bco_q79 gaifo_q79 --keep-committed
+                                     # two baselines beside the committed SAC and RLV rows
+
+Method names: `sac`, `sac_rlpd`, and KIND_DATA with KIND one of rlv, rlv_rlpd, bco, gaifo and DATA a
+dataset name (q<-R> for --qualities, n<P> for --noises), e.g. rlv_q79 or gaifo_n0.00390625.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,7 @@ import common
 import tyro
 from common import rlv_command, run, steps_text
 
+from rlv.config import get_preset
 from rlv.envs.acrobot import ACROBOT_HORIZON
 from rlv.plot import Curves, plot_curves
 
@@ -59,6 +66,11 @@ class Args:
     """Where datasets and run directories go (not committed)."""
     results: Path = ROOT / "results"
     """Where the CSVs and the PNG go (committed)."""
+    methods: tuple[str, ...] = ()
+    """Methods to run (names above); none: sac and rlv on every dataset of --qualities and --noises."""
+    keep_committed: bool = False
+    """Keep the committed per-run rows of the methods not run now (seeded runs are deterministic), so
+    new methods join the table without rerunning the others; SAC stays the baseline."""
     replot: bool = False
     """Only remake the tables and plots from the committed per-run CSV (no data, no training), then exit."""
 
@@ -73,12 +85,66 @@ def make_dataset(args: Args, name: str, target: list[str], seed: int) -> Path:
     return path
 
 
-def make_datasets(args: Args) -> dict[str, Path]:
-    """{method name: dataset}: rlv_qR for each quality, rlv_nP for each expert noise level."""
-    datasets = {f"q{-q}": make_dataset(args, f"q{-q}", ["--quality", str(q)], -q) for q in args.qualities}
+PRESETS = {
+    "rlv": "acrobot-rlv",
+    "rlv_rlpd": "acrobot-rlv-rlpd",
+    "bco": "acrobot-bco",
+    "gaifo": "acrobot-gaifo",
+}
+"""Methods that read a dataset: name prefix -> preset (its dataset option is --<algo>.dataset)."""
+
+
+def dataset_recipes(args: Args) -> dict[str, tuple[list[str], int]]:
+    """{dataset name: (`rlv collect` target options, seed)}: qR per quality, nP per noise level."""
+    recipes = {f"q{-q}": (["--quality", str(q)], -q) for q in args.qualities}
     for index, noise in enumerate(args.noises):
-        datasets[f"n{noise:g}"] = make_dataset(args, f"n{noise:g}", ["--noise", str(noise)], 1000 + index)
-    return {f"rlv_{name}": path for name, path in datasets.items()}
+        recipes[f"n{noise:g}"] = (["--noise", str(noise)], 1000 + index)
+    return recipes
+
+
+def method_grid(args: Args) -> dict[str, tuple[str, str | None]]:
+    """{method: (preset, dataset name or None)} of --methods (default: sac + rlv per dataset)."""
+    recipes = dataset_recipes(args)
+    names = args.methods or ("sac", *(f"rlv_{data}" for data in recipes))
+    grid: dict[str, tuple[str, str | None]] = {}
+    for name in names:
+        if name in ("sac", "sac_rlpd"):
+            grid[name] = (f"acrobot-{name.replace('_', '-')}", None)
+            continue
+        kind, _, data = name.rpartition("_")
+        if kind not in PRESETS or data not in recipes:
+            sys.exit(f"--methods: {name!r} is not sac, sac_rlpd or KIND_DATA with KIND in "
+                     f"{sorted(PRESETS)} and DATA in {sorted(recipes)}")  # fmt: skip
+        grid[name] = (PRESETS[kind], data)
+    return grid
+
+
+def make_datasets(args: Args, names: set[str]) -> dict[str, Path]:
+    """{dataset name: directory} of the datasets `names`, collected once."""
+    recipes = dataset_recipes(args)
+    return {name: make_dataset(args, name, *recipes[name]) for name in sorted(names)}
+
+
+def method_runs(
+    grid: dict[str, tuple[str, str | None]], datasets: dict[str, Path]
+) -> dict[str, tuple[str, list[str]]]:
+    """{method: (preset, options)} for `common.sweep`."""
+    runs = {}
+    for method, (preset, data) in grid.items():
+        algo = get_preset(preset).algo
+        runs[method] = (preset, [] if data is None else [f"--{algo}.dataset", str(datasets[data])])
+    return runs
+
+
+def merged_curves(args: Args, fresh: Curves) -> Curves:
+    """`fresh` curves, with SAC first, plus (with --keep-committed) the committed runs of the
+    methods not run now."""
+    committed_path = args.results / f"{STEM}_runs.csv"
+    kept = common.read_curves(committed_path) if args.keep_committed and committed_path.exists() else {}
+    merged = {method: runs for method, runs in kept.items() if method not in fresh} | fresh
+    if "sac" not in merged:
+        sys.exit("the table needs the sac baseline: add sac to --methods or use --keep-committed")
+    return {"sac": merged["sac"], **{m: runs for m, runs in merged.items() if m != "sac"}}
 
 
 def table_lines(args: Args, table: list[dict[str, object]]) -> list[str]:
@@ -147,12 +213,13 @@ def main(args: Args) -> None:
         return
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
-    datasets = make_datasets(args)
+    grid = method_grid(args)
+    datasets = make_datasets(args, {data for _, data in grid.values() if data is not None})
     header = [f"datasets ready after {time.perf_counter() - started:.0f} s"]
-    for method, path in datasets.items():
+    for name, path in datasets.items():
         meta = json.loads((path / "meta.json").read_text())
         header.append(
-            f"  {method}: measured average return {meta['average_return']:.1f}, "
+            f"  {name}: measured average return {meta['average_return']:.1f}, "
             f"{meta['num_transitions']} transitions ({path})"
         )
     print("\n".join(header), flush=True)
@@ -164,12 +231,14 @@ def main(args: Args) -> None:
         "--checkpoint-every",
         "5000",
     ]
-    methods = {"sac": ("acrobot-sac", [])}
-    methods |= {method: ("acrobot-rlv", ["--rlv.dataset", str(path)]) for method, path in datasets.items()}
-    runs = common.sweep(args.work, methods, args.seeds, schedule, args.workers)
+    runs = common.sweep(args.work, method_runs(grid, datasets), args.seeds, schedule, args.workers)
     args.results.mkdir(parents=True, exist_ok=True)
-    common.write_curves(args.results / f"{STEM}_runs.csv", runs, "eval/return")
+    curves = merged_curves(args, common.run_curves(runs, "eval/return"))
+    common.write_curve_table(args.results / f"{STEM}_runs.csv", curves, "eval/return")
     lines = publish(args, common.read_curves(args.results / f"{STEM}_runs.csv"))
+    if args.keep_committed:
+        header.append(f"  runs now: {', '.join(grid)}; kept from the committed runs CSV: "
+                      f"{', '.join(m for m in curves if m not in grid) or 'none'}")  # fmt: skip
     title = (
         f"Acrobot sample efficiency: {args.seeds} seeds x {args.steps} env steps; final return = mean "
         f"of the last {args.final_window} evaluations (5 episodes each); steps = median over seeds of the "

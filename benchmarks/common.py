@@ -97,13 +97,18 @@ def read_rows(path: Path) -> dict[str, dict[str, str]]:
 
 
 def write_curves(path: Path, runs: dict[str, list[Path]], metric: str) -> None:
-    """One row per (method, seed, evaluation)."""
+    """One row per (method, seed, evaluation) of the runs' eval.csv."""
+    write_curve_table(path, run_curves(runs, metric), metric)
+
+
+def write_curve_table(path: Path, curves: Curves, metric: str) -> None:
+    """One row per (method, seed, evaluation); seeds are the runs' positions."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["method", "seed", "env_step", metric.replace("/", "_")])
-        for method, run_dirs in runs.items():
-            for seed, run_dir in enumerate(run_dirs):
-                for step, value in zip(*curve(run_dir, metric), strict=True):
+        for method, method_curves in curves.items():
+            for seed, points in enumerate(method_curves):
+                for step, value in zip(*points, strict=True):
                     writer.writerow([method, seed, int(step), f"{value:.4f}"])
 
 

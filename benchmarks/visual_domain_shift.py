@@ -79,6 +79,10 @@ class Args:
     """Where datasets and run directories go (not committed; one subdirectory per env)."""
     results: Path = ROOT / "results"
     """Where the CSVs and the PNG go (committed)."""
+    baseline_runs: Path | None = None
+    """Take SAC's curves from this per-run CSV (e.g. the committed results/visual_domain_shift_runs.csv)
+    instead of running SAC again: seeded runs of the same code and options are identical, so new methods
+    can join a committed baseline. Its diagnostics show as '-'."""
     replot: bool = False
     """Only remake the tables and plots from the committed per-run CSV (no data, no training), then exit."""
 
@@ -275,16 +279,23 @@ def main(args: Args) -> None:
     jobs = [
         (name, preset, options_for(preset, options))
         for name, preset, options in method_jobs(args, work, data, pairs, schedule)
-        if name in ("sac", *args.methods)
+        if name in args.methods or (name == "sac" and args.baseline_runs is None)
     ]
     runs = common.sweep(
         work, {name: (preset, options) for name, preset, options in jobs}, args.seeds, [], args.workers
     )
     args.results.mkdir(parents=True, exist_ok=True)
-    common.write_curves(args.results / f"{stem(args)}_runs.csv", runs, "eval/success")
+    fresh = common.run_curves(runs, "eval/success")
+    diagnostics = run_diagnostics(runs)
+    if args.baseline_runs is not None:
+        fresh = {"sac": common.read_curves(args.baseline_runs)["sac"][: args.seeds], **fresh}
+        diagnostics["sac"] = dict.fromkeys(DIAGNOSTICS, np.nan)
+    common.write_curve_table(args.results / f"{stem(args)}_runs.csv", fresh, "eval/success")
     curves = common.read_curves(args.results / f"{stem(args)}_runs.csv")
-    lines = publish(args, curves, run_diagnostics(runs))
+    lines = publish(args, curves, diagnostics)
     extra = [f"extra options: {args.extra}"] if args.extra else []
+    if args.baseline_runs is not None:
+        extra.append(f"sac: the runs in {args.baseline_runs.name}, not run again")
     text = "\n".join(
         [
             header(args, meta["success_rate"]),

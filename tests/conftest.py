@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from rlv.config import GAIfOConfig, RLVConfig, SACConfig, TrainConfig, with_algo
+from rlv.bco_options import BCOConfig
+from rlv.config import RLVConfig, SACConfig, TrainConfig, with_algo
 from rlv.data.collect import collect_acrobot
 from rlv.data.dataset import Episode, write_dataset
 from rlv.envs import make_env
+from rlv.gaifo_options import GAIfOConfig
 
 TINY_SAC = SACConfig(hidden=(32, 32), batch_size=32)
 
@@ -48,6 +50,7 @@ def tiny_config(tmp_path: Path, algo: str, dataset: Path | None = None, **change
     )
     options = {
         "rlv": RLVConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
+        "bco": BCOConfig(dataset=dataset, obs_batch_size=32, idm_hidden=(16, 16)),
         "gaifo": GAIfOConfig(dataset=dataset, obs_batch_size=32, hidden=(16, 16)),
     }.get(algo)
     return dataclasses.replace(with_algo(config, algo, options), **changes)

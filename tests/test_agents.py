@@ -1,11 +1,14 @@
 """Contract tests, parametrised over the agents: each loss moves only its own parameters, seeded
-runs are identical, state dicts round-trip; plus the RLV relabelling rules and GAIfO's reward."""
+runs are identical, state dicts round-trip; plus the RLV relabelling rules, BCO's rounds and
+GAIfO's reward."""
 
 import pytest
 import torch
 
-from rlv.agents import RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
-from rlv.config import GAIfOConfig, RLVConfig, SACConfig
+from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
+from rlv.bco_options import BCOConfig
+from rlv.config import RLVConfig, SACConfig
+from rlv.gaifo_options import GAIfOConfig
 
 SAC_CONFIG = SACConfig(hidden=(32, 32))
 OBS_DIM, ACT_DIM, B, N = 6, 1, 16, 12
@@ -35,20 +38,25 @@ def obs_batch(seed: int = 1) -> ObservationBatch:
     )
 
 
-Agent = SAC | RLV | GAIfO
+BCO_ROUND = 4
+"""Updates per BCO round in these tests: two inverse-model steps, then two policy steps."""
+
+Agent = SAC | RLV | BCO | GAIfO
 
 
 def make(algo: str, seed: int = 0, **options: object) -> Agent:
     torch.manual_seed(seed)
     if algo == "sac":
         return SAC(OBS_DIM, ACT_DIM, SAC_CONFIG)
+    if algo == "bco":
+        return BCO(OBS_DIM, ACT_DIM, SAC_CONFIG, BCOConfig(idm_hidden=(16,), **options), BCO_ROUND)
     if algo == "gaifo":
         return GAIfO((OBS_DIM,), ACT_DIM, SAC_CONFIG, GAIfOConfig(**({"hidden": (16,)} | options)))
     return RLV(OBS_DIM, ACT_DIM, SAC_CONFIG, RLVConfig(idm_hidden=(16,), **options))
 
 
 def update(agent: Agent, seed: int = 0) -> dict[str, float]:
-    if isinstance(agent, RLV | GAIfO):
+    if isinstance(agent, RLV | BCO | GAIfO):
         return agent.update(Batches(robot_batch(seed), obs_batch(seed + 100)))
     return agent.update(Batches(robot_batch(seed)))
 
@@ -58,6 +66,12 @@ def sac_of(agent: Agent) -> SAC:
 
 
 def param_groups(agent: Agent) -> dict[str, list[torch.Tensor]]:
+    if isinstance(agent, BCO):
+        return {
+            "actor": list(agent.actor.parameters()),
+            "behaviour_actor": list(agent.behaviour_actor.parameters()),
+            "idm": list(agent.idm.parameters()),
+        }
     sac = sac_of(agent)
     groups = {
         "actor": list(sac.actor.parameters()),
@@ -85,6 +99,10 @@ def snapshot(agent: Agent) -> dict[str, list[torch.Tensor]]:
 
 
 ALGOS = ["sac", "rlv", "gaifo"]
+"""The SAC-based agents (critic, actor and temperature steps)."""
+ALL_ALGOS = [*ALGOS, "bco"]
+UPDATES_TO_TRAIN_ALL = {"sac": 1, "rlv": 1, "gaifo": 1, "bco": BCO_ROUND + 1}
+"""Updates after which every trained parameter has moved (BCO: a round, then the behaviour copy)."""
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -143,33 +161,34 @@ def test_inverse_model_loss_uses_robot_rows_only():
     torch.testing.assert_close(loss, expected)
 
 
-@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("algo", ALL_ALGOS)
 def test_full_update_moves_everything_it_trains(algo):
     agent = make(algo)
     before = snapshot(agent)
-    metrics = update(agent)
+    metrics = [update(agent, seed) for seed in range(UPDATES_TO_TRAIN_ALL[algo])]
     assert moved(before, snapshot(agent)) == set(param_groups(agent))
-    assert set(metrics) <= set(type(agent).METRICS)
-    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+    for step in metrics:
+        assert set(step) <= set(type(agent).METRICS)
+        assert all(torch.isfinite(torch.tensor(v)) for v in step.values())
 
 
-@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("algo", ALL_ALGOS)
 def test_seeded_runs_are_identical(algo):
     a, b = make(algo, seed=3), make(algo, seed=3)
     torch.manual_seed(7)
-    metrics_a = [update(a, s) for s in range(3)]
+    metrics_a = [update(a, s) for s in range(UPDATES_TO_TRAIN_ALL[algo] + 2)]
     torch.manual_seed(7)
-    metrics_b = [update(b, s) for s in range(3)]
+    metrics_b = [update(b, s) for s in range(UPDATES_TO_TRAIN_ALL[algo] + 2)]
     assert metrics_a == metrics_b
     assert moved(snapshot(a), snapshot(b)) == set()
     c = make(algo, seed=4)
     assert moved(snapshot(a), snapshot(c))  # another seed gives other networks
 
 
-@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("algo", ALL_ALGOS)
 def test_save_load_round_trip(algo, tmp_path):
     agent = make(algo, seed=0)
-    for s in range(2):
+    for s in range(UPDATES_TO_TRAIN_ALL[algo] + 1):
         update(agent, s)
     torch.save(agent.state_dict(), tmp_path / "agent.pt")
     clone = make(algo, seed=99)
@@ -228,6 +247,110 @@ def test_actor_log_prob_matches_tanh_gaussian_density():
         pre = torch.atanh(action.clamp(-0.999999, 0.999999))
         reference = (base.log_prob(pre) - torch.log1p(-action.pow(2) + 1e-12)).sum(-1)
     torch.testing.assert_close(log_prob, reference, atol=2e-2, rtol=1e-3)
+
+
+def test_bco_inverse_model_step_moves_only_the_inverse_model():
+    agent = make("bco")
+    before = snapshot(agent)
+    metrics = agent.update_inverse_model(robot_batch())
+    assert moved(before, snapshot(agent)) == {"idm"} and metrics["loss/idm"] > 0
+    assert all(p.grad is None for p in agent.actor.parameters())
+
+
+def test_bco_cloning_step_moves_only_the_policy():
+    agent = make("bco")
+    before = snapshot(agent)
+    metrics = agent.update_policy(obs_batch())
+    assert moved(before, snapshot(agent)) == {"actor"}  # not the inverse model, not the behaviour copy
+    assert all(p.grad is None for p in agent.idm.parameters())  # the labels carry no graph
+    assert {"loss/bc", "stat/idm_obs_action_mse", "stat/obs_action_chance_mse"} <= set(metrics)
+
+
+def test_bco_cloning_loss_is_the_policy_likelihood_of_the_labels():
+    agent = make("bco")
+    batch = obs_batch()
+    labels = agent.label_actions(batch)
+    torch.testing.assert_close(labels, agent.idm(batch.obs, batch.next_obs))
+    loss, _ = agent.bc_loss(batch.obs, labels)
+    mean, log_std = agent.actor(batch.obs)
+    pre_tanh = torch.atanh(labels.clamp(-0.999, 0.999))
+    expected = -torch.distributions.Normal(mean, log_std.exp()).log_prob(pre_tanh).sum(-1).mean()
+    torch.testing.assert_close(loss, expected)
+
+
+def test_bco_rounds_train_the_inverse_model_then_the_policy_then_refresh_the_behaviour():
+    agent = make("bco", idm_fraction=0.5)
+    phases, rounds = [], []
+    for step in range(2 * BCO_ROUND):
+        before = snapshot(agent)
+        actor_before = [p.detach().clone() for p in agent.actor.parameters()]
+        metrics = update(agent, step)
+        phases.append(moved(before, snapshot(agent)))
+        rounds.append(metrics["stat/round"])
+        if step == BCO_ROUND:  # the round's first update: the behaviour copy is the policy as it was
+            assert all(
+                torch.equal(a, b)
+                for a, b in zip(actor_before, agent.behaviour_actor.parameters(), strict=True)
+            )
+    assert (
+        phases
+        == [{"idm"}, {"idm"}, {"actor"}, {"actor"}, {"idm", "behaviour_actor"}, {"idm"}] + [{"actor"}] * 2
+    )
+    assert rounds == [0.0] * BCO_ROUND + [1.0] * BCO_ROUND
+
+
+def test_bco_explores_with_the_behaviour_copy_and_evaluates_the_newest_policy():
+    agent = make("bco")
+    for step in range(BCO_ROUND):  # a round: the policy moved, the behaviour copy did not yet
+        update(agent, step)
+    obs = robot_batch().obs[0]
+    newest = torch.tanh(agent.actor(obs[None])[0])[0]
+    torch.testing.assert_close(torch.as_tensor(agent.act(obs.numpy(), deterministic=True)), newest)
+    torch.manual_seed(11)
+    explored = agent.act(obs.numpy())
+    torch.manual_seed(11)
+    expected = agent.behaviour_actor.sample(obs[None])[0][0]
+    torch.testing.assert_close(torch.as_tensor(explored), expected.detach())
+    assert not torch.allclose(agent.behaviour_actor.deterministic(obs[None]), newest)
+
+
+def test_bco_needs_rounds_of_at_least_two_updates():
+    with pytest.raises(ValueError, match="at least 2"):
+        BCO(OBS_DIM, ACT_DIM, SAC_CONFIG, BCOConfig(), 1)
+
+
+def test_bco_clones_an_expert_it_only_observed():
+    """Robot dynamics s' = s + 0.5 a (first coordinate); the 'videos' show an expert a = -tanh(2 s_0)
+    without its actions. Inverse model, labels and cloning must recover the expert's actions."""
+    torch.manual_seed(0)
+    agent = BCO(
+        2,
+        1,
+        SACConfig(hidden=(32, 32), lr=1e-3),
+        BCOConfig(idm_hidden=(32,), idm_lr=3e-3, bc_lr=3e-3),
+        round_updates=400,
+    )
+    g = torch.Generator().manual_seed(0)
+
+    def step(obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return obs + 0.5 * torch.cat([action, torch.zeros_like(action)], dim=1)
+
+    def expert(obs: torch.Tensor) -> torch.Tensor:
+        return -torch.tanh(2 * obs[:, :1])
+
+    states = torch.randn(2000, 2, generator=g)
+    probe = torch.randn(500, 2, generator=g)
+    error_before = torch.nn.functional.mse_loss(agent.actor.deterministic(probe), expert(probe)).item()
+    for _ in range(2 * 400):
+        rows = torch.randint(0, len(states), (64,), generator=g)
+        s, a = states[rows], torch.rand(64, 1, generator=g) * 2 - 1
+        robot = RobotBatch(s, a, torch.zeros(64), step(s, a), torch.zeros(64))
+        o = states[torch.randint(0, len(states), (64,), generator=g)]
+        observation = ObservationBatch(o, step(o, expert(o)), torch.zeros(64))
+        agent.update(Batches(robot, observation))
+    with torch.no_grad():
+        error_after = torch.nn.functional.mse_loss(agent.actor.deterministic(probe), expert(probe)).item()
+    assert error_after < 0.02 < error_before
 
 
 @pytest.mark.parametrize("regulariser", ["gradient-penalty", "spectral-norm", "none"])

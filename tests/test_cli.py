@@ -145,3 +145,51 @@ def test_bad_input_is_one_line_and_leaves_nothing(workdir, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rlv: error: ") and message in lines[0], result.stderr
     assert set(os.listdir(workdir)) - before <= {"nan-ds"}
+
+
+BCO_TINY = [
+    "--sac.hidden",
+    "32",
+    "32",
+    "--sac.batch-size",
+    "32",
+    "--bco.obs-batch-size",
+    "32",
+    "--bco.idm-hidden",
+    "16",
+    "16",
+    "--random-steps",
+    "200",
+    "--eval-every",
+    "200",
+    "--eval-episodes",
+    "2",
+    "--log-every",
+    "100",
+    "--checkpoint-every",
+    "200",
+    "--no-progress",
+]
+
+
+def test_bco_preset_trains_resumes_and_evaluates(workdir):
+    help_text = rlv("train", "acrobot-bco", "--help", cwd=workdir).stdout
+    assert "--bco.alpha" in help_text and "--rlv." not in help_text
+    args = ["train", "acrobot-bco", "--bco.dataset", "ds", "--total-steps", "600", *BCO_TINY]
+    out = rlv(*args, "--out", "bco-run", cwd=workdir).stdout
+    assert "finished bco-run: env steps 600" in out
+    saved = json.loads((workdir / "bco-run" / "config.json").read_text())
+    assert saved["algo"] == "bco" and saved["bco"]["alpha"] == 1.0 and "rlv" not in saved
+    with open(workdir / "bco-run" / "train.csv", newline="") as handle:
+        train_rows = list(csv.DictReader(handle))
+    assert train_rows[-1]["loss/bc"] != "" and any(row["loss/idm"] != "" for row in train_rows)
+    assert float(train_rows[-1]["stat/round"]) == 1.0  # 400 updates in rounds of 200
+    rlv("train", "--resume", "bco-run", "--total-steps", "800", "--no-progress", cwd=workdir)
+    assert [row["env_step"] for row in eval_rows(workdir / "bco-run" / "eval.csv")] == [
+        "200",
+        "400",
+        "600",
+        "800",
+    ]
+    metrics = json.loads(rlv("eval", "bco-run", "--episodes", "2", cwd=workdir).stdout)
+    assert metrics["eval/return"] <= 0

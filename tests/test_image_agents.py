@@ -6,9 +6,11 @@ and never trains the shared encoder."""
 import pytest
 import torch
 
-from rlv.agents import RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
+from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
 from rlv.agents.base import PairedBatch
-from rlv.config import GAIfOConfig, RLVConfig, SACConfig
+from rlv.bco_options import BCOConfig
+from rlv.config import RLVConfig, SACConfig
+from rlv.gaifo_options import GAIfOConfig
 from rlv.nets import ImageEncoder, RandomShift
 
 SHAPE, ACT_DIM, B = (16, 16, 3), 2, 8
@@ -41,6 +43,17 @@ def make(algo, **rlv):
     encoder, augment = ImageEncoder(SHAPE, channels=(4, 4)), RandomShift(2)
     if algo == "sac":
         return SAC(0, ACT_DIM, SACConfig(hidden=(16,)), encoder=encoder, augment=augment)
+    if algo == "bco":
+        encoders = (encoder, ImageEncoder(SHAPE, channels=(4, 4)))
+        return BCO(
+            0,
+            ACT_DIM,
+            SACConfig(hidden=(16,)),
+            BCOConfig(idm_hidden=(8,)),
+            2,
+            encoders=encoders,
+            augment=augment,
+        )
     if algo == "gaifo":
         sac = SACConfig(hidden=(16,), conv_channels=(4, 4), conv_kernel=3)
         options = GAIfOConfig(hidden=(8,), **rlv)
@@ -247,6 +260,29 @@ def test_paired_loss_scale(scale_free):
         assert abs(values[0] - values[1]) < 1e-3 * values[0]
     else:
         assert abs(values[1] - 1e-4 * values[0]) < 1e-6 * values[0]
+
+
+def test_bco_image_losses_train_their_own_encoder_only():
+    agent = make("bco")
+    policy = {"encoder": agent.encoder, "actor": agent.actor}
+    idm = {"idm_encoder": agent.idm_encoder, "idm": agent.idm}
+    modules = policy | idm | {"behaviour_encoder": agent.behaviour_encoder}
+    for step, trained in ((agent.update_inverse_model, idm), (agent.update_policy, policy)):
+        before = {name: snapshot(module) for name, module in modules.items()}
+        metrics = step(robot_batch() if step == agent.update_inverse_model else obs_batch())
+        assert {name for name, module in modules.items() if changed(before[name], module)} == set(trained)
+        assert all(value > 0 for key, value in metrics.items() if key.startswith("loss/"))
+
+
+def test_bco_image_update_and_action():
+    agent = make("bco")
+    for _ in range(3):  # inverse model, policy, then a new round (the behaviour copy from the policy)
+        metrics = agent.update(Batches(robot_batch(), obs_batch()))
+    assert metrics["stat/round"] == 1.0 and "loss/idm" in metrics
+    frame = images(1, 9)[0].numpy()
+    for deterministic in (True, False):
+        action = agent.act(frame, deterministic)
+        assert action.shape == (ACT_DIM,) and abs(action).max() <= 1
 
 
 @pytest.mark.parametrize("regulariser", ["gradient-penalty", "spectral-norm"])

@@ -133,7 +133,7 @@ def test_a_method_s_options_are_its_own(tmp_path, capsys, toy_method, acrobot_da
 def test_unknown_method_is_one_line(tmp_path, capsys):
     assert main(["train", "--algo", "ppo", "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["rlv: error: --algo: unknown method 'ppo'; known methods: sac, rlv, gaifo"]
+    assert err == ["rlv: error: --algo: unknown method 'ppo'; known methods: sac, rlv, bco, gaifo"]
 
 
 def test_switching_a_preset_to_another_method_keeps_the_run_settings(tmp_path, capsys, acrobot_dataset):

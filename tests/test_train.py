@@ -52,7 +52,11 @@ def assert_same_state(a, b):
         assert a == b
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
+LAST_LOSS = {"sac": "loss/critic", "rlv": "loss/critic", "bco": "loss/bc", "gaifo": "loss/critic"}
+"""A loss every method's last train.csv row has."""
+
+
+@pytest.mark.parametrize("algo", ["sac", "rlv", "bco", "gaifo"])
 def test_run_directory_contents(tmp_path, acrobot_dataset, algo):
     config = tiny_config(tmp_path, algo, acrobot_dataset)
     summary = train(config)
@@ -61,12 +65,12 @@ def test_run_directory_contents(tmp_path, acrobot_dataset, algo):
     assert load_config(run / "config.json") == config
     assert [int(r["env_step"]) for r in rows(run / "eval.csv")] == [200, 400, 600]
     train_rows = rows(run / "train.csv")
-    assert len(train_rows) == 6 and train_rows[-1]["loss/critic"] != ""
+    assert len(train_rows) == 6 and train_rows[-1][LAST_LOSS[algo]] != ""
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
     assert (run / "checkpoints" / "final" / "replay.json").exists() and list((run / "replay").glob("*.npz"))
 
 
-@pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
+@pytest.mark.parametrize("algo", ["sac", "rlv", "bco", "gaifo"])
 def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, acrobot_dataset, algo, monkeypatch):
     reference = tiny_config(tmp_path / "a", algo, acrobot_dataset)
     train(reference)
@@ -112,6 +116,8 @@ def test_truncation_is_not_terminal(tmp_path):
         ({"algo": "rlv"}, "needs an observation dataset"),
         ({"algo": "rlv", "env": "gym:Pendulum-v1", "use_dataset": True}, "observations have shape"),
         ({"algo": "rlv", "missing_dataset": True}, "dataset directory not found"),
+        ({"algo": "bco"}, "BCO needs an observation dataset"),
+        ({"algo": "bco", "use_dataset": True, "random_steps": 1}, "a round of 1 updates"),
         ({"algo": "gaifo"}, "GAIfO needs an observation dataset"),
     ],
 )

@@ -13,8 +13,10 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from rlv.bco_options import BCOConfig
 from rlv.cli import main
-from rlv.config import GAIfOConfig, RLVConfig, SACConfig, config_to_dict, config_type
+from rlv.config import RLVConfig, SACConfig, config_to_dict, config_type
+from rlv.gaifo_options import GAIfOConfig
 from rlv.train import Trainer, train
 from rlv.validation import option_name
 
@@ -59,6 +61,15 @@ RANGE_BAD: dict[str, list] = {
     "rlv.discriminator_lr": [-0.001],
     "rlv.scale_free_alignment": [],
     "rlv.idm_encoder_weight": [-1.0],
+    "bco.dataset": [],
+    "bco.obs_batch_size": [0],
+    "bco.max_episodes": [0],
+    "bco.alpha": [0.0, -1.0],
+    "bco.idm_fraction": [0.0, 1.0],
+    "bco.idm_hidden": [[0]],
+    "bco.idm_lr": [0.0],
+    "bco.bc_lr": [-0.001],
+    "bco.log_std_min": [-21.0, 3.0, NAN],
     "gaifo.dataset": [],
     "gaifo.obs_batch_size": [0, -3],
     "gaifo.max_episodes": [0],
@@ -95,6 +106,7 @@ RANGE_BAD: dict[str, list] = {
 WRONG_TYPE: dict[str, list] = {
     "sac": [5, "fast", []],
     "rlv": [None, [1, 2]],
+    "bco": [None, [1, 2]],
     "gaifo": [None, [1, 2]],
     "int": ["abc", 1.5, True, [3]],
     "float": ["abc", [1.0], False],
@@ -106,24 +118,38 @@ WRONG_TYPE: dict[str, list] = {
 """Values of the wrong JSON type for a field (config.json only), by the field's kind."""
 
 
-METHOD_OPTIONS: dict[str, type] = {"rlv": RLVConfig, "gaifo": GAIfOConfig}
-"""The registered methods with options, and their options dataclasses."""
-
+METHOD_OPTIONS = {"rlv": RLVConfig, "bco": BCOConfig, "gaifo": GAIfOConfig}
+"""The methods with options of their own (`--<method>.*`, a `<method>` block in config.json)."""
 NESTED = {"sac": SACConfig, **METHOD_OPTIONS}
 
 
-def all_fields() -> dict[str, dataclasses.Field]:
-    """Every field of a run of any method: the run's own, `sac.*` and each method's `<name>.*`."""
+def all_fields(cls: type | None = None, prefix: str = "") -> dict[str, dataclasses.Field]:
+    """Every field of a run of any method: the run's own, `sac.*` and each method's options."""
+    if cls is None:
+        runs = [dataclasses.fields(config_type(method)) for method in METHOD_OPTIONS]
+        items = {item.name: item for run in runs for item in run}.values()
+    else:
+        items = dataclasses.fields(cls)
     fields = {}
-    for name in METHOD_OPTIONS:
-        for item in dataclasses.fields(config_type(name)):
+    for item in items:
+        if item.name in NESTED:
             fields[item.name] = item
-            if item.name in NESTED:
-                fields |= {f"{item.name}.{sub.name}": sub for sub in dataclasses.fields(NESTED[item.name])}
+            fields |= all_fields(NESTED[item.name], item.name + ".")
+        else:
+            fields[prefix + item.name] = item
     return fields
 
 
+def method_of(name: str) -> str | None:
+    """The method whose own option `name` is (None: a field of every run)."""
+    method = name.split(".")[0]
+    return method if method in METHOD_OPTIONS else None
+
+
 def kind_of(name: str) -> str:
+    default = dataclasses.asdict(config_type(method_of(name) or "rlv")())
+    for part in name.split("."):
+        default = default[part]
     annotation = str(all_fields()[name].type)
     if name in NESTED:
         return name
@@ -173,11 +199,10 @@ def tokens(value: object) -> list[str]:
 def test_bad_option_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch, name, value):
     monkeypatch.setattr(Trainer, "run", lambda self: pytest.fail("a bad option started training"))
     monkeypatch.chdir(tmp_path)
-    prefix = name.split(".")[0]
-    method = ["--algo", prefix] if prefix in METHOD_OPTIONS else []  # a method's own options
+    method = ["--algo", method_of(name)] if method_of(name) else []  # a method's own options
     code, lines = run_cli(capsys, "train", "--out", "run", *method, option_name(name), *tokens(value))
     assert code == 1 and len(lines) == 1 and lines[0].startswith("rlv: error: "), lines
-    expected = "--sac.log-std" if "log_std" in name else option_name(name)
+    expected = "--sac.log-std" if name.startswith("sac.log_std") else option_name(name)
     assert expected in lines[0], lines
     assert os.listdir(tmp_path) == []
 
@@ -211,8 +236,8 @@ def test_bad_config_json_field_is_refused_naming_file_and_key(finished_run, caps
     path = finished_run / "config.json"
     original = path.read_text()
     data = json.loads(original)
-    method = name.split(".")[0]
-    if method in METHOD_OPTIONS:  # the finished run is SAC's; make it a run of that method
+    method = method_of(name)
+    if method:  # the finished run is SAC's; make it a run of the method
         data |= {"algo": method, method: config_to_dict(METHOD_OPTIONS[method]())}
     set_field(data, name, value)
     path.write_text(json.dumps(data))
@@ -221,7 +246,7 @@ def test_bad_config_json_field_is_refused_naming_file_and_key(finished_run, caps
         for command in (["train", "--resume", str(finished_run)], ["eval", str(finished_run)]):
             code, lines = run_cli(capsys, *command)
             assert code == 1 and len(lines) == 1 and lines[0].startswith("rlv: error: "), lines
-            key = "sac.log_std" if "log_std" in name else name
+            key = "sac.log_std" if name.startswith("sac.log_std") else name
             assert f"{path}: {key}" in lines[0], lines
             assert snapshot(finished_run) == before
     finally:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rlv.bco_options import BCOConfig
 from rlv.errors import RlvError
+from rlv.gaifo_options import GAIfOConfig
 
 
 @dataclass(frozen=True)
@@ -126,35 +128,6 @@ class RLVConfig:
 
 
 @dataclass(frozen=True)
-class GAIfOConfig:
-    """Settings specific to GAIfO: the expert observation data and the transition discriminator
-    whose output replaces the environment's reward (rlv.agents.gaifo)."""
-
-    dataset: Path | None = None
-    """Action-free observation dataset directory of expert transitions (see docs/dataset_format.md).
-    Required for algo=gaifo."""
-    obs_batch_size: int = 256
-    """Expert observation transitions per discriminator step."""
-    max_episodes: int | None = None
-    """Use only the first N episodes of the dataset (ablation: amount of observation data)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Hidden widths of the discriminator's MLP D(o, o') (after its own conv layers on images)."""
-    lr: float = 3e-4
-    """Adam learning rate of the discriminator."""
-    reward: Literal["log-odds", "gaifo", "log-d"] = "log-odds"
-    """Reward of a robot transition from D = P(expert | s, s'): log-odds = log D - log(1 - D)
-    (zero-centred, no bias for or against ending episodes); gaifo = -log(1 - D), the paper's cost
-    log D_imitator negated (always positive: rewards living long); log-d = log D (always negative:
-    rewards ending episodes early)."""
-    regulariser: Literal["gradient-penalty", "spectral-norm", "none"] = "gradient-penalty"
-    """Keeps D smooth so its reward stays informative: gradient-penalty (Gulrajani et al. 2017,
-    on interpolations of expert and robot transitions, as in DAC); spectral-norm (every layer of D
-    spectrally normalised, Miyato et al. 2018); none."""
-    gradient_penalty_weight: float = 10.0
-    """Weight of the gradient penalty (regulariser=gradient-penalty)."""
-
-
-@dataclass(frozen=True)
 class TrainConfig:
     """One training run: environment, algorithm, schedule, outputs."""
 
@@ -250,6 +223,13 @@ def _rlv(base: TrainConfig, options: RLVConfig) -> TrainConfig:
     return method_config_type("rlv", RLVConfig)(**(core | {"algo": "rlv", "rlv": options}))
 
 
+def _bco(base: TrainConfig) -> TrainConfig:
+    """`base` as a BCO(alpha) run, observation batches as large as the robot batch."""
+    core = {item.name: getattr(base, item.name) for item in dataclasses.fields(TrainConfig)}
+    options = BCOConfig(obs_batch_size=base.sac.batch_size)
+    return method_config_type("bco", BCOConfig)(**(core | {"algo": "bco", "bco": options}))
+
+
 def _acrobot_rlv(**rlv: Any) -> TrainConfig:
     return _rlv(TrainConfig(env="acrobot"), RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
 
@@ -319,6 +299,7 @@ def _image_presets() -> dict[str, TrainConfig]:
         presets[f"{task}-rlv-align-original"] = _image_rlv(task, alignment="original")
         presets[f"{task}-sac-humanlike"] = dataclasses.replace(base, domain="humanlike")
         presets[f"{task}-rlv-humanlike"] = dataclasses.replace(_image_rlv(task), domain="humanlike")
+    presets["pointmass-bco"] = _bco(_IMAGE_TASKS["pointmass"])
     return presets
 
 
@@ -340,6 +321,9 @@ def _image_help() -> dict[str, str]:
             f"{task}-rlv-humanlike": f"RLV on {task} in the HumanLike setting, no alignment; needs "
             "--rlv.dataset.",
         }
+    help_text["pointmass-bco"] = (
+        "BCO(alpha) baseline on pointmass from pixels (no rewards); needs --bco.dataset."
+    )
     return help_text
 
 
@@ -350,6 +334,7 @@ PRESETS: dict[str, TrainConfig] = {
     "acrobot-rlv-zero-actions": _acrobot_rlv(action_source="zero"),
     "acrobot-rlv-true-rewards": _acrobot_rlv(reward_source="true"),
     "acrobot-rlv-timelimit-done": _acrobot_rlv(timelimit_done=True),
+    "acrobot-bco": _bco(TrainConfig(env="acrobot")),
     "pendulum-sac": TrainConfig(env="gym:Pendulum-v1", algo="sac", total_steps=20_000),
     "acrobot-gaifo": _gaifo(TrainConfig(env="acrobot"), GAIfOConfig()),
     "pointmass-gaifo": _gaifo(
@@ -366,6 +351,7 @@ PRESET_HELP: dict[str, str] = {
     "acrobot-rlv-zero-actions": "RLV ablation: observation rows use zero actions.",
     "acrobot-rlv-true-rewards": "RLV ablation: observation rows use the dataset's true rewards.",
     "acrobot-rlv-timelimit-done": "RLV with the original quirk: time-limit ends count as done.",
+    "acrobot-bco": "BCO(alpha) baseline on continuous Acrobot (no rewards); needs --bco.dataset.",
     "pendulum-sac": "SAC on gym:Pendulum-v1 (a quick sanity check of SAC).",
     "acrobot-gaifo": "GAIfO baseline on continuous Acrobot: SAC on a discriminator's reward, no env "
     "reward; needs --gaifo.dataset.",

@@ -4,6 +4,7 @@ state_dict() and load_state_dict() (the `Agent` protocol); `registry.METHODS` li
 from __future__ import annotations
 
 from rlv.agents.base import Agent, Batches, ObservationBatch, PairedBatch, RobotBatch
+from rlv.agents.bco import BCO
 from rlv.agents.gaifo import GAIfO
 from rlv.agents.registry import METHODS, build_agent, method_options, method_spec, register
 from rlv.agents.rlv import RLV
@@ -11,6 +12,7 @@ from rlv.agents.sac import SAC
 from rlv.agents.spec import AgentContext, MethodSpec, Streams
 
 __all__ = [
+    "BCO",
     "METHODS",
     "RLV",
     "SAC",

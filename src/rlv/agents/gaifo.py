@@ -58,7 +58,8 @@ from torch.nn import functional as F  # noqa: N812
 from rlv.agents.base import Batches, ObservationBatch, RobotBatch
 from rlv.agents.sac import SAC
 from rlv.agents.spec import AgentContext, MethodSpec, Streams
-from rlv.config import GAIfOConfig, SACConfig
+from rlv.config import SACConfig
+from rlv.gaifo_options import GAIfOConfig
 from rlv.nets import RandomShift, TransitionDiscriminator
 from rlv.validation import at_least, positive, widths
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from rlv.agents import bco as bco_method
 from rlv.agents import gaifo as gaifo_method
 from rlv.agents import rlv as rlv_method
 from rlv.agents import sac as sac_method
@@ -31,7 +32,7 @@ def register(spec: MethodSpec) -> MethodSpec:
     return spec
 
 
-for _spec in (sac_method.METHOD, rlv_method.METHOD, gaifo_method.METHOD):
+for _spec in (sac_method.METHOD, rlv_method.METHOD, bco_method.METHOD, gaifo_method.METHOD):
     register(_spec)
 
 
@@ -49,5 +50,13 @@ def method_options(config: TrainConfig) -> object:
 
 def build_agent(config: TrainConfig, obs: ObservationKind, act_dim: int) -> Agent:
     """The agent of `config.algo`, with the encoder and augmentation `obs` calls for."""
-    context = AgentContext(config.sac, method_options(config), obs, act_dim, config.device)
+    context = AgentContext(
+        config.sac,
+        method_options(config),
+        obs,
+        act_dim,
+        config.device,
+        config.random_steps,
+        config.updates_per_step,
+    )
     return method_spec(config.algo).build(context)

@@ -45,13 +45,17 @@ class Streams:
 @dataclass(frozen=True)
 class AgentContext:
     """What a method's builder gets: the shared SAC settings, its own options, the observation kind
-    (it owns the encoder and augmentation), the action width and the torch device."""
+    (it owns the encoder and augmentation), the action width, the torch device, and the schedule:
+    the uniform-random env steps before the first update and the updates per env step (a method
+    whose phases are counted in env steps converts them to its update count with these)."""
 
     sac: SACConfig
     options: Any
     obs: ObservationKind
     act_dim: int
     device: str
+    random_steps: int = 0
+    updates_per_step: int = 1
 
 
 def no_streams(options: Any) -> Streams:
