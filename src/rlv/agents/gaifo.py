@@ -34,7 +34,7 @@ Deviations from the paper, all of them:
   with the mixture of past policies, one D step per SAC step (as DAC and other off-policy
   adversarial imitation methods do). Rewards are not stored: every step recomputes r^ from the
   current D, so old transitions are rewarded by the newest discriminator.
-- D is regularised (gradient penalty by default); the paper's is not.
+- D is regularised (gradient penalty by default); the paper describes no regulariser.
 - The reward form is an option; the paper's is `gaifo`. The default `log-odds` has no sign bias.
 - Terminal states. Robot rows keep their own done flag (true terminations only; a time-limit end
   is not done), and SAC bootstraps nothing after a terminal: the absorbing state is worth 0.
@@ -42,8 +42,9 @@ Deviations from the paper, all of them:
   it, with `log-d` (negative) to seek it; `log-odds` rewards terminating only when the transitions
   it skips would look un-expert-like. DAC's learned reward for an absorbing state is not
   implemented. The expert rows' done flags are unused: D sees every (o, o'), a video's last too.
-- The policy sees (s, a) while D sees (s, s'), as in the paper; nothing labels the videos' actions
-  (that is RLV's inverse model, rlv.agents.rlv).
+
+As in the paper, D judges (s, s') and never an action: nothing labels the videos' actions (that is
+RLV's inverse model, rlv.agents.rlv), and the videos' rewards and done flags are never read.
 """
 
 from __future__ import annotations
