@@ -129,3 +129,21 @@ def test_sweep_killed_midway_resumes_finished_kept_killed_continued_exactly(tmp_
     trial_args = ["acrobot-sac", "--total-steps", "800", *TINY.split(), "--seed", str(seed)]
     train(train_config([*trial_args, "--label", "acrobot-sac", "--out", str(reference), "--no-progress"]))
     assert (killed / "eval.csv").read_text() == (reference / "eval.csv").read_text()
+
+
+def test_trials_of_the_local_ray_run_at_normal_priority():
+    """Ray nices its workers to 15 by default; rlv's local Ray runs trials at the driver's niceness 0,
+    so a trial is not starved by whatever else runs on the machine."""
+    import ray
+
+    from rlv.sweep import SweepResources, start_ray
+
+    @ray.remote
+    def niceness() -> int:
+        return os.nice(0)
+
+    start_ray(SweepResources(num_cpus=1))
+    try:
+        assert ray.get(niceness.remote()) == os.nice(0) == 0
+    finally:
+        ray.shutdown()
