@@ -40,6 +40,16 @@ class SACConfig:
     """Lower clip of the policy's log standard deviation."""
     log_std_max: float = 2.0
     """Upper clip of the policy's log standard deviation."""
+    critic_layer_norm: bool = False
+    """LayerNorm between each hidden layer of the critics and its ReLU (RLPD's key ingredient:
+    it keeps the Q-values of unseen actions bounded)."""
+    critic_ensemble: int = 2
+    """Number of critics N, trained on the same batch (2: SAC's twin critics; RLPD: 10)."""
+    target_subset: int | None = None
+    """Target critics whose minimum forms the TD target, drawn at random (without replacement)
+    each gradient step (RLPD / REDQ: 2 of 10); None: all of them (no draw: SAC's min of two)."""
+    actor_q: Literal["min", "mean"] = "min"
+    """The actor maximises the min over the critics (SAC) or their mean (RLPD)."""
     conv_channels: tuple[int, ...] = (16, 16, 32)
     """Image tasks: channels of the shared conv encoder (5x5 'same' conv + 2x2 max-pool per layer)."""
     conv_kernel: int = 5
