@@ -231,6 +231,26 @@ def _rlv(base: TrainConfig, options: RLVConfig) -> TrainConfig:
     return method_config_type("rlv", RLVConfig)(**(core | {"algo": "rlv", "rlv": options}))
 
 
+RLPD_SAC: dict[str, Any] = {
+    "critic_layer_norm": True,
+    "critic_ensemble": 10,
+    "target_subset": 2,
+    "actor_q": "mean",
+}
+"""The SAC options of the `*-rlpd` presets: RLPD's critics (Ball et al. 2023): LayerNorm, an
+ensemble of 10 whose TD target is the min of 2 drawn at random, and an actor on their mean."""
+
+RLPD_UPDATES_PER_STEP = 2
+"""Gradient steps per environment step of the `*-rlpd` presets (RLPD uses 20; 2 keeps an acrobot
+run within a CPU budget: benchmarks/results/throughput.txt)."""
+
+
+def _rlpd(base: TrainConfig) -> TrainConfig:
+    """`base` on RLPD's SAC: its critics (RLPD_SAC) and RLPD_UPDATES_PER_STEP gradient steps."""
+    sac = dataclasses.replace(base.sac, **RLPD_SAC)
+    return dataclasses.replace(base, updates_per_step=RLPD_UPDATES_PER_STEP, sac=sac)
+
+
 def _acrobot_rlv(**rlv: Any) -> TrainConfig:
     return _rlv(TrainConfig(env="acrobot"), RLVConfig(reward_scale=10.0, reward_bottom=-1.0, **rlv))
 
@@ -326,7 +346,11 @@ PRESETS: dict[str, TrainConfig] = {
     "acrobot-rlv-true-rewards": _acrobot_rlv(reward_source="true"),
     "acrobot-rlv-timelimit-done": _acrobot_rlv(timelimit_done=True),
     "pendulum-sac": TrainConfig(env="gym:Pendulum-v1", algo="sac", total_steps=20_000),
+    "acrobot-sac-rlpd": _rlpd(TrainConfig(env="acrobot", algo="sac")),
+    "acrobot-rlv-rlpd": _rlpd(_acrobot_rlv()),
     **_image_presets(),
+    "pointmass-sac-rlpd": _rlpd(_IMAGE_TASKS["pointmass"]),
+    "pointmass-rlv-rlpd": _rlpd(_image_rlv("pointmass")),
 }
 """Named presets. `rlv train PRESET --option value` overrides single fields."""
 
@@ -338,7 +362,12 @@ PRESET_HELP: dict[str, str] = {
     "acrobot-rlv-true-rewards": "RLV ablation: observation rows use the dataset's true rewards.",
     "acrobot-rlv-timelimit-done": "RLV with the original quirk: time-limit ends count as done.",
     "pendulum-sac": "SAC on gym:Pendulum-v1 (a quick sanity check of SAC).",
+    "acrobot-sac-rlpd": "acrobot-sac on RLPD's SAC: LayerNorm critics, ensemble of 10, target min of 2, "
+    "mean-Q actor, 2 updates per step.",
+    "acrobot-rlv-rlpd": "acrobot-rlv on RLPD's SAC (as acrobot-sac-rlpd); needs --rlv.dataset.",
     **_image_help(),
+    "pointmass-sac-rlpd": "pointmass-sac on RLPD's SAC (as acrobot-sac-rlpd).",
+    "pointmass-rlv-rlpd": "pointmass-rlv on RLPD's SAC (as acrobot-sac-rlpd); needs --rlv.dataset.",
 }
 
 

@@ -68,7 +68,7 @@ class EnsembleLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
         weight, bias = of_members(self.weight, members), of_members(self.bias, members)
-        return F.layer_norm(x, x.shape[-1:]) * weight + bias
+        return torch.addcmul(bias, F.layer_norm(x, x.shape[-1:]), weight)
 
 
 class EnsembleCritic(nn.Module):
