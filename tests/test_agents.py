@@ -1,13 +1,18 @@
-"""Contract tests, parametrised over the agents: each loss moves only its own parameters, seeded
-runs are identical, state dicts round-trip; plus the RLV relabelling rules."""
+"""Contract tests, parametrised over the agents and over their critics (SAC's twin critics and
+RLPD's: LayerNorm, 10 critics, target min of 2, mean-Q actor): each loss moves only its own
+parameters, seeded runs are identical, state dicts round-trip; plus the RLV relabelling rules."""
+
+import dataclasses
 
 import pytest
 import torch
 
 from rlv.agents import RLV, SAC, Batches, ObservationBatch, RobotBatch
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import RLPD_SAC, RLVConfig, SACConfig
 
 SAC_CONFIG = SACConfig(hidden=(32, 32))
+CRITIC_OPTIONS: dict[str, dict[str, object]] = {"twin": {}, "rlpd": RLPD_SAC}
+CRITICS = list(CRITIC_OPTIONS)
 OBS_DIM, ACT_DIM, B, N = 6, 1, 16, 12
 
 
@@ -35,11 +40,12 @@ def obs_batch(seed: int = 1) -> ObservationBatch:
     )
 
 
-def make(algo: str, seed: int = 0, **rlv: object) -> SAC | RLV:
+def make(algo: str, seed: int = 0, critics: str = "twin", **rlv: object) -> SAC | RLV:
     torch.manual_seed(seed)
+    config = dataclasses.replace(SAC_CONFIG, **CRITIC_OPTIONS[critics])
     if algo == "sac":
-        return SAC(OBS_DIM, ACT_DIM, SAC_CONFIG)
-    return RLV(OBS_DIM, ACT_DIM, SAC_CONFIG, RLVConfig(idm_hidden=(16,), **rlv))
+        return SAC(OBS_DIM, ACT_DIM, config)
+    return RLV(OBS_DIM, ACT_DIM, config, RLVConfig(idm_hidden=(16,), **rlv))
 
 
 def update(agent: SAC | RLV, seed: int = 0) -> dict[str, float]:
@@ -80,34 +86,38 @@ def snapshot(agent: SAC | RLV) -> dict[str, list[torch.Tensor]]:
 ALGOS = ["sac", "rlv"]
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_critic_step_moves_only_the_critic(algo):
-    agent = make(algo)
+def test_critic_step_moves_only_the_critic(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     sac_of(agent).update_critic(robot_batch())
     assert moved(before, snapshot(agent)) == {"critic"}  # never the inverse model, actor or targets
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_actor_step_moves_only_the_actor(algo):
-    agent = make(algo)
+def test_actor_step_moves_only_the_actor(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     sac_of(agent).update_actor(robot_batch().obs)
     assert moved(before, snapshot(agent)) == {"actor"}
     assert all(p.grad is None for p in sac_of(agent).critic.parameters())
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_alpha_step_moves_only_alpha(algo):
-    agent = make(algo)
+def test_alpha_step_moves_only_alpha(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     sac_of(agent).update_alpha(torch.full((B,), 3.0))
     assert moved(before, snapshot(agent)) == {"log_alpha"}
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_target_update_is_polyak(algo):
-    agent = make(algo)
+def test_target_update_is_polyak(algo, critics):
+    agent = make(algo, critics=critics)
     sac = sac_of(agent)
     with torch.no_grad():
         for p in sac.critic.parameters():
@@ -136,9 +146,10 @@ def test_inverse_model_loss_uses_robot_rows_only():
     torch.testing.assert_close(loss, expected)
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_full_update_moves_everything_it_trains(algo):
-    agent = make(algo)
+def test_full_update_moves_everything_it_trains(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     metrics = update(agent)
     assert moved(before, snapshot(agent)) == set(param_groups(agent))
@@ -146,26 +157,28 @@ def test_full_update_moves_everything_it_trains(algo):
     assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_seeded_runs_are_identical(algo):
-    a, b = make(algo, seed=3), make(algo, seed=3)
+def test_seeded_runs_are_identical(algo, critics):
+    a, b = make(algo, seed=3, critics=critics), make(algo, seed=3, critics=critics)
     torch.manual_seed(7)
     metrics_a = [update(a, s) for s in range(3)]
     torch.manual_seed(7)
     metrics_b = [update(b, s) for s in range(3)]
     assert metrics_a == metrics_b
     assert moved(snapshot(a), snapshot(b)) == set()
-    c = make(algo, seed=4)
+    c = make(algo, seed=4, critics=critics)
     assert moved(snapshot(a), snapshot(c))  # another seed gives other networks
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_save_load_round_trip(algo, tmp_path):
-    agent = make(algo, seed=0)
+def test_save_load_round_trip(algo, critics, tmp_path):
+    agent = make(algo, seed=0, critics=critics)
     for s in range(2):
         update(agent, s)
     torch.save(agent.state_dict(), tmp_path / "agent.pt")
-    clone = make(algo, seed=99)
+    clone = make(algo, seed=99, critics=critics)
     clone.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=True))
     assert moved(snapshot(agent), snapshot(clone)) == set()
     torch.manual_seed(5)

@@ -7,7 +7,7 @@ import torch
 
 from rlv.agents import RLV, SAC, Batches, ObservationBatch, RobotBatch
 from rlv.agents.base import PairedBatch
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import RLPD_SAC, RLVConfig, SACConfig
 from rlv.nets import ImageEncoder, RandomShift
 
 SHAPE, ACT_DIM, B = (16, 16, 3), 2, 8
@@ -35,15 +35,19 @@ def paired_batch():
     return PairedBatch(images(B, 4), images(B, 5))
 
 
-def make(algo, **rlv):
+CRITIC_OPTIONS = {"twin": {}, "rlpd": RLPD_SAC}
+
+
+def make(algo, critics="twin", **rlv):
     torch.manual_seed(0)
     encoder, augment = ImageEncoder(SHAPE, channels=(4, 4)), RandomShift(2)
+    sac_config = SACConfig(hidden=(16,), **CRITIC_OPTIONS[critics])
     if algo == "sac":
-        return SAC(0, ACT_DIM, SACConfig(hidden=(16,)), encoder=encoder, augment=augment)
+        return SAC(0, ACT_DIM, sac_config, encoder=encoder, augment=augment)
     return RLV(
         0,
         ACT_DIM,
-        SACConfig(hidden=(16,)),
+        sac_config,
         RLVConfig(idm_hidden=(8,), **rlv),
         encoder=encoder,
         augment=augment,
@@ -62,9 +66,10 @@ def sac_of(agent):
     return agent.sac if isinstance(agent, RLV) else agent
 
 
+@pytest.mark.parametrize("critics", list(CRITIC_OPTIONS))
 @pytest.mark.parametrize("algo", ["sac", "rlv"])
-def test_critic_trains_encoder_actor_does_not(algo):
-    agent = make(algo)
+def test_critic_trains_encoder_actor_does_not(algo, critics):
+    agent = make(algo, critics)
     sac = sac_of(agent)
     encoder, actor = snapshot(sac.encoder), snapshot(sac.actor)
     loss, features, _ = sac.critic_loss(robot_batch())
@@ -75,9 +80,10 @@ def test_critic_trains_encoder_actor_does_not(algo):
     assert changed(actor, sac.actor) and not changed(encoder, sac.encoder)
 
 
+@pytest.mark.parametrize("critics", list(CRITIC_OPTIONS))
 @pytest.mark.parametrize("algo", ["sac", "rlv"])
-def test_full_image_update_and_action(algo):
-    agent = make(algo)
+def test_full_image_update_and_action(algo, critics):
+    agent = make(algo, critics)
     metrics = (
         agent.update(Batches(robot_batch()))
         if algo == "sac"
