@@ -241,8 +241,8 @@ RLPD_SAC: dict[str, Any] = {
 ensemble of 10 whose TD target is the min of 2 drawn at random, and an actor on their mean."""
 
 RLPD_UPDATES_PER_STEP = 2
-"""Gradient steps per environment step of the `*-rlpd` presets (RLPD uses 20; 2 keeps an acrobot
-run within a CPU budget: benchmarks/results/throughput.txt)."""
+"""Gradient steps per environment step of the `*-rlpd` presets (RLPD's results use 20; 2 keeps a
+20,000-step acrobot run near an hour on one CPU core: README, Update throughput)."""
 
 
 def _rlpd(base: TrainConfig) -> TrainConfig:

@@ -4,7 +4,7 @@ The agent never touches an environment and never logs: `update()` takes a batch 
 a metrics dict. Losses, for a batch of B transitions:
 
     critic  (eq. 5):  y = r + gamma (1 - d) (min_{j in M} Q'_j(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
-                      L_Q = sum_j mean_b 0.5 (Q_j(s, a) - y)^2
+                      L_Q = mean_j mean_b (Q_j(s, a) - y)^2   (two critics: sum_j mean_b 0.5 (...)^2)
     actor   (eq. 7):  L_pi = mean_b alpha log pi(a~|s) - min_j Q_j(s, a~),  a~ ~ pi(s)
     alpha   (eq. 18): L_alpha = -mean_b log_alpha (log pi(a~|s) + H_target),  H_target = -|A|
 
@@ -12,8 +12,8 @@ With the defaults there are two critics (j = 1, 2) and M = {1, 2}. The RLPD opti
 (`SACConfig.critic_ensemble`, `target_subset`, `critic_layer_norm`, `actor_q`; Ball et al. 2023)
 train N critics, draw M as `target_subset` distinct members each step (REDQ's target), put a
 LayerNorm in the critics' hidden layers, and let the actor maximise mean_j Q_j instead of the min.
-Each critic's loss is as in the twin case (a sum over members, not RLPD's mean: under Adam the
-scale only changes the metric), so loss/critic grows with N.
+L_Q is the mean over the critics, as RLPD's: for any N it stays on the twin critics' scale (and so
+does the critic's share of a shared image encoder's loss).
 
 With image observations the agent owns one conv `encoder` shared for real: the critic loss trains
 it (`critic_optim` holds encoder and critic parameters), the actor and the target use its features
@@ -133,7 +133,7 @@ class SAC:
             )
         q = self.critic(features, batch.action)  # (N, B)
         assert q.shape == (self.critic.members, *target.shape), (q.shape, target.shape)
-        loss = 0.5 * (q - target).pow(2).mean(dim=1).sum()
+        loss = (q - target).pow(2).mean(dim=1).mean()  # exactly 0.5 * (sum of both) for two critics
         return loss, features, {"loss/critic": loss.item(), "stat/q_mean": q.mean().item()}
 
     def target_members(self) -> torch.Tensor | None:
