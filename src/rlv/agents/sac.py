@@ -5,7 +5,7 @@ a metrics dict. Losses, for a batch of B transitions:
 
     critic  (eq. 5):  y = r + gamma (1 - d) (min_{j in M} Q'_j(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
                       L_Q = mean_j mean_b (Q_j(s, a) - y)^2   (two critics: sum_j mean_b 0.5 (...)^2)
-    actor   (eq. 7):  L_pi = mean_b alpha log pi(a~|s) - min_j Q_j(s, a~),  a~ ~ pi(s)
+    actor   (eq. 7):  L_pi = mean_b alpha log pi(a~|s) - min_j Q_j(s, a~),  a~ ~ pi(s)   (or mean_j)
     alpha   (eq. 18): L_alpha = -mean_b log_alpha (log pi(a~|s) + H_target),  H_target = -|A|
 
 With the defaults there are two critics (j = 1, 2) and M = {1, 2}. The RLPD options
