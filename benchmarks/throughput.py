@@ -4,6 +4,9 @@
    critics) and batch (256) on the same continuous-Acrobot replay data;
 2. the cost of one RLV update (256 robot + 256 observation rows, plus the inverse model) relative
    to one SAC update of ours;
+   with `--rlpd` (the default), also SAC with LayerNorm critics (N = 2), and SAC and RLV with the
+   `*-rlpd` presets' critics (`RLPD_SAC`: LayerNorm, 10 critics, target min over 2 of them, mean-Q
+   actor), one update each (the presets' UTD multiplies the cost per environment step);
 3. images (`--images`): our image SAC and RLV against Stable-Baselines3 SAC with a CNN policy of
    the same conv layers, on the same 48x48x3 uint8 frames, with the pointmass encoder (3x3 convs,
    8-16-16, batch 32) and the push preset's original encoder (5x5 convs, 16-16-32, batch 128);
@@ -28,7 +31,7 @@ import torch
 import tyro
 
 from rlv.agents import RLV, SAC, Batches
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import RLPD_SAC, RLVConfig, SACConfig
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.envs import make_env
@@ -46,6 +49,10 @@ class Args:
     """torch CPU threads."""
     csv: Path | None = None
     """Also write the table here."""
+    sb3: bool = True
+    """Measure Stable-Baselines3 SAC (needs the `bench` extra)."""
+    rlpd: bool = True
+    """Also measure the RLPD critic options (LayerNorm, ensemble of 10, target subset 2)."""
     vector: bool = True
     """Measure the state-vector (Acrobot) rows."""
     images: bool = False
@@ -70,6 +77,24 @@ def best_rate(step: Callable[[], object], updates: int, warmup: int, repeats: in
             step()
         rates.append(updates / (time.perf_counter() - start))
     return max(rates)
+
+
+def best_rates(
+    steps: dict[str, Callable[[], object]], updates: int, warmup: int, repeats: int
+) -> dict[str, float]:
+    """Best rate of each learner; every repeat times each learner in turn, so a load that comes and
+    goes falls on all of them alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    rates: dict[str, float] = dict.fromkeys(steps, 0.0)
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(updates):
+                step()
+            rates[name] = max(rates[name], updates / (time.perf_counter() - start))
+    return rates
 
 
 def random_transitions(count: int, seed: int) -> list[tuple[np.ndarray, ...]]:
@@ -122,20 +147,26 @@ def vector_rows(args: Args) -> None:
     ]
     sampler = ObservationSampler(Dataset(Path("."), {"obs_shape": [6]}, episodes), seed=0)
     device = torch.device("cpu")
-    sac = SAC(6, 1, SACConfig())
-    rlv = RLV(6, 1, SACConfig(), RLVConfig())
-    rates = {
-        "rlv SAC (ours)": best_rate(
-            lambda: sac.update(Batches(replay.sample(256, device))), args.updates, args.warmup, args.repeats
-        ),
-        "Stable-Baselines3 SAC": best_rate(sb3_learner(transitions), args.updates, args.warmup, args.repeats),
-        "rlv RLV (ours)": best_rate(
-            lambda: rlv.update(Batches(replay.sample(256, device), sampler.sample(256, device))),
-            args.updates,
-            args.warmup,
-            args.repeats,
-        ),
-    }
+
+    def sac_step(config: SACConfig) -> Callable[[], object]:
+        sac = SAC(6, 1, config)
+        return lambda: sac.update(Batches(replay.sample(256, device)))
+
+    def rlv_step(config: SACConfig) -> Callable[[], object]:
+        rlv = RLV(6, 1, config, RLVConfig())
+        return lambda: rlv.update(Batches(replay.sample(256, device), sampler.sample(256, device)))
+
+    steps = {"rlv SAC (ours)": sac_step(SACConfig())}
+    if args.sb3:
+        steps["Stable-Baselines3 SAC"] = sb3_learner(transitions)
+    steps["rlv RLV (ours)"] = rlv_step(SACConfig())
+    if args.rlpd:
+        steps |= {
+            "rlv SAC, LayerNorm critics, N=2": sac_step(SACConfig(critic_layer_norm=True)),
+            "rlv SAC, RLPD critics (LayerNorm, N=10, subset 2)": sac_step(SACConfig(**RLPD_SAC)),
+            "rlv RLV, RLPD critics (LayerNorm, N=10, subset 2)": rlv_step(SACConfig(**RLPD_SAC)),
+        }
+    rates = best_rates(steps, args.updates, args.warmup, args.repeats)
     sac_rate = rates["rlv SAC (ours)"]
     rows = [
         {
@@ -148,7 +179,8 @@ def vector_rows(args: Args) -> None:
     ]
     print(
         f"Update throughput, batch 256 (+256 observation rows for RLV), MLP 256-256, "
-        f"{args.threads} torch thread(s), best of {args.repeats} x {args.updates} updates"
+        f"{args.threads} torch thread(s), best of {args.repeats} rounds x {args.updates} updates "
+        "(each round times every learner in turn)"
     )
     print("| learner | updates/s | ms/update | cost relative to our SAC update |")
     print("|---|---|---|---|")
@@ -157,7 +189,8 @@ def vector_rows(args: Args) -> None:
             f"| {row['learner']} | {row['updates_per_s']:.1f} | {row['ms_per_update']:.2f} | "
             f"{row['relative_cost_vs_our_sac']:.2f} |"
         )
-    print(f"our SAC / SB3 SAC speed: {sac_rate / rates['Stable-Baselines3 SAC']:.2f}x")
+    if args.sb3:
+        print(f"our SAC / SB3 SAC speed: {sac_rate / rates['Stable-Baselines3 SAC']:.2f}x")
     if args.csv:
         write_csv(args.csv, rows)
 

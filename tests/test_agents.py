@@ -1,16 +1,21 @@
-"""Contract tests, parametrised over the agents: each loss moves only its own parameters, seeded
-runs are identical, state dicts round-trip; plus the RLV relabelling rules, BCO's rounds and
-GAIfO's reward."""
+"""Contract tests, parametrised over the agents and over their critics (SAC's twin critics and
+RLPD's: LayerNorm, 10 critics, target min of 2, mean-Q actor): each loss moves only its own
+parameters, seeded runs are identical, state dicts round-trip; plus the RLV relabelling rules,
+BCO's rounds and GAIfO's reward."""
+
+import dataclasses
 
 import pytest
 import torch
 
 from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
 from rlv.bco_options import BCOConfig
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import RLPD_SAC, RLVConfig, SACConfig
 from rlv.gaifo_options import GAIfOConfig
 
 SAC_CONFIG = SACConfig(hidden=(32, 32))
+CRITIC_OPTIONS: dict[str, dict[str, object]] = {"twin": {}, "rlpd": RLPD_SAC}
+CRITICS = list(CRITIC_OPTIONS)
 OBS_DIM, ACT_DIM, B, N = 6, 1, 16, 12
 
 
@@ -44,15 +49,16 @@ BCO_ROUND = 4
 Agent = SAC | RLV | BCO | GAIfO
 
 
-def make(algo: str, seed: int = 0, **options: object) -> Agent:
+def make(algo: str, seed: int = 0, critics: str = "twin", **options: object) -> Agent:
     torch.manual_seed(seed)
+    config = dataclasses.replace(SAC_CONFIG, **CRITIC_OPTIONS[critics])
     if algo == "sac":
-        return SAC(OBS_DIM, ACT_DIM, SAC_CONFIG)
-    if algo == "bco":
+        return SAC(OBS_DIM, ACT_DIM, config)
+    if algo == "bco":  # no critic: `critics` does not apply
         return BCO(OBS_DIM, ACT_DIM, SAC_CONFIG, BCOConfig(idm_hidden=(16,), **options), BCO_ROUND)
     if algo == "gaifo":
-        return GAIfO((OBS_DIM,), ACT_DIM, SAC_CONFIG, GAIfOConfig(**({"hidden": (16,)} | options)))
-    return RLV(OBS_DIM, ACT_DIM, SAC_CONFIG, RLVConfig(idm_hidden=(16,), **options))
+        return GAIfO((OBS_DIM,), ACT_DIM, config, GAIfOConfig(**({"hidden": (16,)} | options)))
+    return RLV(OBS_DIM, ACT_DIM, config, RLVConfig(idm_hidden=(16,), **options))
 
 
 def update(agent: Agent, seed: int = 0) -> dict[str, float]:
@@ -103,36 +109,44 @@ ALGOS = ["sac", "rlv", "gaifo"]
 ALL_ALGOS = [*ALGOS, "bco"]
 UPDATES_TO_TRAIN_ALL = {"sac": 1, "rlv": 1, "gaifo": 1, "bco": BCO_ROUND + 1}
 """Updates after which every trained parameter has moved (BCO: a round, then the behaviour copy)."""
+ALL_CASES = [
+    (algo, critics) for algo in ALL_ALGOS for critics in CRITICS if algo != "bco" or critics == "twin"
+]
+"""(agent, critics) pairs of the whole-agent tests; BCO has no critic."""
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_critic_step_moves_only_the_critic(algo):
-    agent = make(algo)
+def test_critic_step_moves_only_the_critic(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     sac_of(agent).update_critic(robot_batch())
     assert moved(before, snapshot(agent)) == {"critic"}  # never idm, discriminator, actor or targets
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_actor_step_moves_only_the_actor(algo):
-    agent = make(algo)
+def test_actor_step_moves_only_the_actor(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     sac_of(agent).update_actor(robot_batch().obs)
     assert moved(before, snapshot(agent)) == {"actor"}
     assert all(p.grad is None for p in sac_of(agent).critic.parameters())
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_alpha_step_moves_only_alpha(algo):
-    agent = make(algo)
+def test_alpha_step_moves_only_alpha(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     sac_of(agent).update_alpha(torch.full((B,), 3.0))
     assert moved(before, snapshot(agent)) == {"log_alpha"}
 
 
+@pytest.mark.parametrize("critics", CRITICS)
 @pytest.mark.parametrize("algo", ALGOS)
-def test_target_update_is_polyak(algo):
-    agent = make(algo)
+def test_target_update_is_polyak(algo, critics):
+    agent = make(algo, critics=critics)
     sac = sac_of(agent)
     with torch.no_grad():
         for p in sac.critic.parameters():
@@ -161,9 +175,9 @@ def test_inverse_model_loss_uses_robot_rows_only():
     torch.testing.assert_close(loss, expected)
 
 
-@pytest.mark.parametrize("algo", ALL_ALGOS)
-def test_full_update_moves_everything_it_trains(algo):
-    agent = make(algo)
+@pytest.mark.parametrize(("algo", "critics"), ALL_CASES)
+def test_full_update_moves_everything_it_trains(algo, critics):
+    agent = make(algo, critics=critics)
     before = snapshot(agent)
     metrics = [update(agent, seed) for seed in range(UPDATES_TO_TRAIN_ALL[algo])]
     assert moved(before, snapshot(agent)) == set(param_groups(agent))
@@ -172,26 +186,26 @@ def test_full_update_moves_everything_it_trains(algo):
         assert all(torch.isfinite(torch.tensor(v)) for v in step.values())
 
 
-@pytest.mark.parametrize("algo", ALL_ALGOS)
-def test_seeded_runs_are_identical(algo):
-    a, b = make(algo, seed=3), make(algo, seed=3)
+@pytest.mark.parametrize(("algo", "critics"), ALL_CASES)
+def test_seeded_runs_are_identical(algo, critics):
+    a, b = make(algo, seed=3, critics=critics), make(algo, seed=3, critics=critics)
     torch.manual_seed(7)
     metrics_a = [update(a, s) for s in range(UPDATES_TO_TRAIN_ALL[algo] + 2)]
     torch.manual_seed(7)
     metrics_b = [update(b, s) for s in range(UPDATES_TO_TRAIN_ALL[algo] + 2)]
     assert metrics_a == metrics_b
     assert moved(snapshot(a), snapshot(b)) == set()
-    c = make(algo, seed=4)
+    c = make(algo, seed=4, critics=critics)
     assert moved(snapshot(a), snapshot(c))  # another seed gives other networks
 
 
-@pytest.mark.parametrize("algo", ALL_ALGOS)
-def test_save_load_round_trip(algo, tmp_path):
-    agent = make(algo, seed=0)
+@pytest.mark.parametrize(("algo", "critics"), ALL_CASES)
+def test_save_load_round_trip(algo, critics, tmp_path):
+    agent = make(algo, seed=0, critics=critics)
     for s in range(UPDATES_TO_TRAIN_ALL[algo] + 1):
         update(agent, s)
     torch.save(agent.state_dict(), tmp_path / "agent.pt")
-    clone = make(algo, seed=99)
+    clone = make(algo, seed=99, critics=critics)
     clone.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=True))
     assert moved(snapshot(agent), snapshot(clone)) == set()
     torch.manual_seed(5)

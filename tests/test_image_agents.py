@@ -9,7 +9,7 @@ import torch
 from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
 from rlv.agents.base import PairedBatch
 from rlv.bco_options import BCOConfig
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import RLPD_SAC, RLVConfig, SACConfig
 from rlv.gaifo_options import GAIfOConfig
 from rlv.nets import ImageEncoder, RandomShift
 
@@ -38,12 +38,16 @@ def paired_batch():
     return PairedBatch(images(B, 4), images(B, 5))
 
 
-def make(algo, **rlv):
+CRITIC_OPTIONS = {"twin": {}, "rlpd": RLPD_SAC}
+
+
+def make(algo, critics="twin", **rlv):
     torch.manual_seed(0)
     encoder, augment = ImageEncoder(SHAPE, channels=(4, 4)), RandomShift(2)
+    sac_config = SACConfig(hidden=(16,), **CRITIC_OPTIONS[critics])
     if algo == "sac":
-        return SAC(0, ACT_DIM, SACConfig(hidden=(16,)), encoder=encoder, augment=augment)
-    if algo == "bco":
+        return SAC(0, ACT_DIM, sac_config, encoder=encoder, augment=augment)
+    if algo == "bco":  # no critic: `critics` does not apply
         encoders = (encoder, ImageEncoder(SHAPE, channels=(4, 4)))
         return BCO(
             0,
@@ -55,7 +59,7 @@ def make(algo, **rlv):
             augment=augment,
         )
     if algo == "gaifo":
-        sac = SACConfig(hidden=(16,), conv_channels=(4, 4), conv_kernel=3)
+        sac = SACConfig(hidden=(16,), conv_channels=(4, 4), conv_kernel=3, **CRITIC_OPTIONS[critics])
         options = GAIfOConfig(hidden=(8,), **rlv)
         return GAIfO(
             SHAPE, ACT_DIM, sac, options, encoder=encoder, augment=augment, pair_augment=RandomShift(2)
@@ -63,7 +67,7 @@ def make(algo, **rlv):
     return RLV(
         0,
         ACT_DIM,
-        SACConfig(hidden=(16,)),
+        sac_config,
         RLVConfig(idm_hidden=(8,), **rlv),
         encoder=encoder,
         augment=augment,
@@ -82,9 +86,10 @@ def sac_of(agent):
     return agent.sac if isinstance(agent, RLV | GAIfO) else agent
 
 
+@pytest.mark.parametrize("critics", list(CRITIC_OPTIONS))
 @pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
-def test_critic_trains_encoder_actor_does_not(algo):
-    agent = make(algo)
+def test_critic_trains_encoder_actor_does_not(algo, critics):
+    agent = make(algo, critics)
     sac = sac_of(agent)
     encoder, actor = snapshot(sac.encoder), snapshot(sac.actor)
     loss, features, _ = sac.critic_loss(robot_batch())
@@ -95,9 +100,10 @@ def test_critic_trains_encoder_actor_does_not(algo):
     assert changed(actor, sac.actor) and not changed(encoder, sac.encoder)
 
 
+@pytest.mark.parametrize("critics", list(CRITIC_OPTIONS))
 @pytest.mark.parametrize("algo", ["sac", "rlv", "gaifo"])
-def test_full_image_update_and_action(algo):
-    agent = make(algo)
+def test_full_image_update_and_action(algo, critics):
+    agent = make(algo, critics)
     metrics = (
         agent.update(Batches(robot_batch()))
         if algo == "sac"

@@ -1,5 +1,5 @@
-"""Networks: MLPs, the tanh-Gaussian actor, the twin critic, the inverse dynamics model and the
-discriminators.
+"""Networks: MLPs, the tanh-Gaussian actor, the critic ensemble (twin by default), the inverse
+dynamics model and the discriminators.
 
 Initialisation follows the original (Keras defaults): xavier-uniform weights, zero biases.
 """
@@ -30,10 +30,17 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def of_members(parameter: torch.Tensor, members: torch.Tensor | None) -> torch.Tensor:
+    """The rows of an ensemble parameter (members, ...) that belong to `members` (all when None)."""
+    return parameter if members is None else parameter[members]
+
+
 class EnsembleLinear(nn.Module):
     """`members` independent linear layers applied in one batched matmul.
 
     Input (members, B, in) or (B, in) (broadcast to every member); output (members, B, out).
+    `members` (a long tensor of member indices, (M,)) applies only those members' layers: the
+    input is then (M, B, in) or (B, in), the output (M, B, out).
     """
 
     def __init__(self, members: int, in_dim: int, out_dim: int) -> None:
@@ -43,31 +50,64 @@ class EnsembleLinear(nn.Module):
         bound = math.sqrt(6.0 / (in_dim + out_dim))  # xavier-uniform per member
         nn.init.uniform_(self.weight, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        weight, bias = of_members(self.weight, members), of_members(self.bias, members)
         if x.dim() == 2:
-            return torch.einsum("bi,mio->mbo", x, self.weight) + self.bias
-        return torch.baddbmm(self.bias, x, self.weight)
+            return torch.einsum("bi,mio->mbo", x, weight) + bias
+        return torch.baddbmm(bias, x, weight)
 
 
-class TwinCritic(nn.Module):
-    """Q_1, Q_2 (s, a): two independent MLPs evaluated as one ensemble.
+class EnsembleLayerNorm(nn.Module):
+    """Layer normalisation over the features of each member, with a gain and bias of its own per
+    member: (members, B, width) -> (members, B, width); `members` as in EnsembleLinear."""
 
-    forward(obs (B, obs_dim), action (B, act_dim)) -> (2, B)
+    def __init__(self, members: int, width: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(members, 1, width))
+        self.bias = nn.Parameter(torch.zeros(members, 1, width))
+
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        weight, bias = of_members(self.weight, members), of_members(self.bias, members)
+        return torch.addcmul(bias, F.layer_norm(x, x.shape[-1:]), weight)
+
+
+class EnsembleCritic(nn.Module):
+    """Q_1 .. Q_members (s, a): independent MLPs evaluated as one ensemble (one batched matmul per
+    layer). `layer_norm` puts a LayerNorm between each hidden layer and its ReLU (as in RLPD);
+    without it the modules and state-dict keys are those of the plain twin critic.
+
+    forward(obs (B, obs_dim), action (B, act_dim)) -> (members, B); with `members` (a long tensor
+    of M member indices) only those members are evaluated -> (M, B).
     """
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], members: int = 2) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: Sequence[int], members: int = 2, layer_norm: bool = False
+    ) -> None:
         super().__init__()
         widths = [obs_dim + act_dim, *hidden]
+        self.members = members
         self.hidden_layers = nn.ModuleList(
             EnsembleLinear(members, a, b) for a, b in itertools.pairwise(widths)
         )
+        self.hidden_norms = (
+            nn.ModuleList(EnsembleLayerNorm(members, width) for width in hidden) if layer_norm else None
+        )
         self.head = EnsembleLinear(members, widths[-1], 1)
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, obs: torch.Tensor, action: torch.Tensor, members: torch.Tensor | None = None
+    ) -> torch.Tensor:
         x = torch.cat([obs, action], dim=-1)
-        for layer in self.hidden_layers:
-            x = F.relu(layer(x))
-        return self.head(x).squeeze(-1)
+        for index, layer in enumerate(self.hidden_layers):
+            x = layer(x, members)
+            if self.hidden_norms is not None:
+                x = self.hidden_norms[index](x, members)
+            x = F.relu(x)
+        return self.head(x, members).squeeze(-1)
+
+
+TwinCritic = EnsembleCritic
+"""The twin critic Q_1, Q_2 of SAC: an EnsembleCritic of 2 members (its default)."""
 
 
 class TanhGaussianActor(nn.Module):

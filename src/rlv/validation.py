@@ -60,6 +60,8 @@ RANGES: dict[str, Check] = {
     "sac.conv_channels": widths,
     "sac.conv_kernel": at_least(1),
     "sac.shift_pad": at_least(0),
+    "sac.critic_ensemble": at_least(1),
+    "sac.target_subset": at_least(1),
     "env": not_empty,
     "seed": lambda value: None if 0 <= value <= MAX_SEED else f"must be in [0, {MAX_SEED}]",
     "total_steps": at_least(1),
@@ -148,6 +150,8 @@ def combination_problems(config: Any) -> list[tuple[str, str]]:
     problems = []
     if sac.log_std_min >= sac.log_std_max:
         problems.append(("sac.log_std_max", f"must be above sac.log_std_min ({sac.log_std_min:g})"))
+    if sac.target_subset is not None and sac.target_subset > sac.critic_ensemble:
+        problems.append(("sac.target_subset", f"must be at most sac.critic_ensemble ({sac.critic_ensemble})"))
     return problems
 
 

@@ -3,10 +3,17 @@
 The agent never touches an environment and never logs: `update()` takes a batch and returns
 a metrics dict. Losses, for a batch of B transitions:
 
-    critic  (eq. 5):  y = r + gamma (1 - d) (min_j Q'_j(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
-                      L_Q = mean_j mean_b 0.5 (Q_j(s, a) - y)^2
-    actor   (eq. 7):  L_pi = mean_b alpha log pi(a~|s) - min_j Q_j(s, a~),  a~ ~ pi(s)
+    critic  (eq. 5):  y = r + gamma (1 - d) (min_{j in M} Q'_j(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
+                      L_Q = mean_j mean_b (Q_j(s, a) - y)^2   (two critics: sum_j mean_b 0.5 (...)^2)
+    actor   (eq. 7):  L_pi = mean_b alpha log pi(a~|s) - min_j Q_j(s, a~),  a~ ~ pi(s)   (or mean_j)
     alpha   (eq. 18): L_alpha = -mean_b log_alpha (log pi(a~|s) + H_target),  H_target = -|A|
+
+With the defaults there are two critics (j = 1, 2) and M = {1, 2}. The RLPD options
+(`SACConfig.critic_ensemble`, `target_subset`, `critic_layer_norm`, `actor_q`; Ball et al. 2023)
+train N critics, draw M as `target_subset` distinct members each step (REDQ's target), put a
+LayerNorm in the critics' hidden layers, and let the actor maximise mean_j Q_j instead of the min.
+L_Q is the mean over the critics, as RLPD's: for any N it stays on the twin critics' scale (and so
+does the critic's share of a shared image encoder's loss).
 
 With image observations the agent owns one conv `encoder` shared for real: the critic loss trains
 it (`critic_optim` holds encoder and critic parameters), the actor and the target use its features
@@ -30,11 +37,12 @@ from torch import nn
 from rlv.agents.base import Batches, RobotBatch
 from rlv.agents.spec import AgentContext, MethodSpec
 from rlv.config import SACConfig
-from rlv.nets import TanhGaussianActor, TwinCritic
+from rlv.nets import EnsembleCritic, TanhGaussianActor
 
 
 class SAC:
-    """SAC with twin critics, Polyak-averaged targets and automatic entropy tuning."""
+    """SAC with an ensemble of critics (twin by default), Polyak-averaged targets and automatic
+    entropy tuning."""
 
     METRICS = ("loss/critic", "loss/actor", "loss/alpha", "stat/alpha", "stat/q_mean", "stat/entropy")
     """Keys of the dict `update()` returns."""
@@ -56,7 +64,9 @@ class SAC:
         self.actor = TanhGaussianActor(
             feature_dim, act_dim, config.hidden, config.log_std_min, config.log_std_max
         ).to(self.device)
-        self.critic = TwinCritic(feature_dim, act_dim, config.hidden).to(self.device)
+        self.critic = EnsembleCritic(
+            feature_dim, act_dim, config.hidden, config.critic_ensemble, config.critic_layer_norm
+        ).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.target_entropy = (
@@ -117,14 +127,28 @@ class SAC:
         features, next_features = encoded or self.encode(batch.obs, batch.next_obs)
         with torch.no_grad():
             next_action, next_log_prob = self.actor.sample(next_features)
-            next_q = self.critic_target(next_features, next_action).min(dim=0).values
+            next_q = self.target_q(next_features, next_action)
             target = batch.reward + self.config.gamma * (1.0 - batch.done) * (
                 next_q - self.alpha * next_log_prob
             )
-        q = self.critic(features, batch.action)  # (2, B)
-        assert q.shape == (2, *target.shape), (q.shape, target.shape)
-        loss = 0.5 * (q - target).pow(2).mean(dim=1).sum()
+        q = self.critic(features, batch.action)  # (N, B)
+        assert q.shape == (self.critic.members, *target.shape), (q.shape, target.shape)
+        loss = (q - target).pow(2).mean(dim=1).mean()  # exactly 0.5 * (sum of both) for two critics
         return loss, features, {"loss/critic": loss.item(), "stat/q_mean": q.mean().item()}
+
+    def target_members(self) -> torch.Tensor | None:
+        """The target critics of this step's TD target: `target_subset` distinct members drawn from
+        torch's RNG, as a long tensor (M,); None (all members, nothing drawn) without a subset or
+        when the subset is the whole ensemble."""
+        subset, members = self.config.target_subset, self.critic.members
+        if subset is None or subset == members:
+            return None
+        return torch.randperm(members, device=self.device)[:subset]
+
+    def target_q(self, next_features: torch.Tensor, next_action: torch.Tensor) -> torch.Tensor:
+        """min over the drawn target critics of Q'_j(s', a'), (B,); call under no_grad."""
+        members = self.target_members()
+        return self.critic_target(next_features, next_action, members).min(dim=0).values
 
     def step_critic(self, loss: torch.Tensor) -> None:
         """One step of the critic optimizer (critics and encoder) on `loss`."""
@@ -143,7 +167,8 @@ class SAC:
         for state tasks); also returns log pi(a~|s) (B,) for the alpha loss."""
         action, log_prob = self.actor.sample(features)
         self.critic.requires_grad_(False)  # the actor loss must not build critic parameter grads
-        q = self.critic(features, action).min(dim=0).values
+        q_members = self.critic(features, action)
+        q = q_members.mean(dim=0) if self.config.actor_q == "mean" else q_members.min(dim=0).values
         self.critic.requires_grad_(True)
         loss = (self.alpha * log_prob - q).mean()
         metrics = {"loss/actor": loss.item(), "stat/entropy": -log_prob.mean().item()}
