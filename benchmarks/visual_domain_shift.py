@@ -60,7 +60,8 @@ class Args:
     """Methods to run besides sac (always run: the baseline). Known: rlv, rlv_align,
     rlv_contrastive, rlv_align_adversarial, sac_humanlike, rlv_humanlike, rlv_humanlike_anchor
     (HumanLike + the inverse-model anchor), rlv_align_zero_actions (the transfer losses with zero
-    actions on video rows: do the labels matter?), rlv_robot_videos."""
+    actions on video rows: do the labels matter?), rlv_robot_videos, and the imitation-from-observation
+    baselines on the same robot-domain videos: bco_robot_videos, gaifo_robot_videos."""
     extra: str = ""
     """More `rlv train` options for every run, one string: --extra="--sac.batch-size 32"."""
     paired: int = 2000
@@ -148,9 +149,17 @@ def method_jobs(
         ("rlv_humanlike_anchor", f"{args.env}-rlv-humanlike", [*with_data, "--rlv.idm-encoder-weight", "1"]),
         ("rlv_align_zero_actions", f"{args.env}-rlv-align", [*with_pairs, "--rlv.action-source", "zero"]),
     ]
-    if "rlv_robot_videos" in args.methods:  # same seed and noise: the same episodes, robot-rendered
+    robot_video_methods = {
+        "rlv_robot_videos": "rlv",
+        "bco_robot_videos": "bco",
+        "gaifo_robot_videos": "gaifo",
+    }
+    if robot_video_methods.keys() & set(
+        args.methods
+    ):  # same seed and noise: the same episodes, robot-rendered
         robot_data = collect(args, work, "robot")
-        jobs.append(("rlv_robot_videos", f"{args.env}-rlv", [*schedule, "--rlv.dataset", str(robot_data)]))
+        for name, algo in robot_video_methods.items():
+            jobs.append((name, f"{args.env}-{algo}", [*schedule, f"--{algo}.dataset", str(robot_data)]))
     return jobs
 
 
