@@ -15,11 +15,11 @@ import torch
 from conftest import tiny_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_validation import RANGE_BAD, all_fields, kind_of, set_field, snapshot
+from test_validation import METHOD_OPTIONS, RANGE_BAD, all_fields, kind_of, method_of, set_field, snapshot
 
 from rlv.checkpoint import checkpoint_dirs
 from rlv.cli import main
-from rlv.config import RLVConfig, config_to_dict
+from rlv.config import config_to_dict
 from rlv.train import Trainer, train
 from rlv.validation import option_name, ranges_of
 
@@ -49,6 +49,8 @@ def assert_one_error(capsys, argv: list[str]) -> str:
 # ------------------------------------------------------------------ command lines
 RANGES = ranges_of("rlv")
 """Range checks of every field of an rlv run (the run's, --sac.* and --rlv.*)."""
+ALL_RANGES = {name: check for method in METHOD_OPTIONS for name, check in ranges_of(method).items()}
+"""Range checks of every field of a run of any method with options (config.json edits)."""
 NUMBER_FIELDS = [name for name in RANGES if kind_of(name) in ("int", "float")]
 CHOICE_FIELDS = {name: values[0] for name, values in RANGE_BAD.items() if kind_of(name) == "str" and values}
 VALID_EXTRAS = [
@@ -69,14 +71,14 @@ def out_of_range(name: str):
     return refused_numbers(name).map(repr)
 
 
-def refused_numbers(name: str):
-    """Numbers the field's range check refuses (non-finite floats included)."""
+def refused_numbers(name: str, ranges: dict | None = None):
+    """Numbers the field's range check (in `ranges`, default RANGES) refuses (non-finite floats included)."""
     numbers = st.integers(-(10**12), 10**12)
     if kind_of(name) == "float":
         numbers = numbers | st.floats(allow_nan=True, allow_infinity=True)
 
     def refused(value):
-        return not math.isfinite(value) or RANGES[name](value) is not None
+        return not math.isfinite(value) or (ranges or RANGES)[name](value) is not None
 
     return numbers.filter(refused)
 
@@ -160,8 +162,7 @@ WRONG_JSON = {
     "bool": JSON.filter(lambda v: type(v) is not bool),
     "tuple": JSON.filter(lambda v: not (isinstance(v, list) and all(type(i) is int for i in v))),
     "path": JSON.filter(lambda v: not (isinstance(v, str) and v)),
-    "sac": JSON.filter(lambda v: not isinstance(v, dict)),
-    "rlv": JSON.filter(lambda v: not isinstance(v, dict)),
+    **{block: JSON.filter(lambda v: not isinstance(v, dict)) for block in ("sac", *METHOD_OPTIONS)},
 }
 OPTIONAL = {name for name, item in all_fields().items() if "None" in str(item.type)}
 
@@ -170,8 +171,8 @@ def wrong_value(name: str):
     strategy = WRONG_JSON[kind_of(name)]
     if name in OPTIONAL:
         strategy = strategy.filter(lambda v: v is not None)
-    if name in RANGES and kind_of(name) in ("int", "float"):
-        strategy = strategy | refused_numbers(name)
+    if name in ALL_RANGES and kind_of(name) in ("int", "float"):
+        strategy = strategy | refused_numbers(name, ALL_RANGES)
     if name in CHOICE_FIELDS and name != "env":  # any env name is a string; make_env judges it
         strategy = strategy | GARBAGE
     return strategy
@@ -198,8 +199,9 @@ def bad_config_edit():
 def apply_edit(original: dict, edit: tuple) -> bytes:
     kind, where, value = edit
     data = json.loads(json.dumps(original))
-    if where.split(".")[0] == "rlv":  # the finished run is SAC's; make it a run of the rlv method
-        data |= {"algo": "rlv", "rlv": config_to_dict(RLVConfig())}
+    method = method_of(where) or (where if where in METHOD_OPTIONS else None)
+    if method:  # the finished run is SAC's; make it a run of the method whose option this is
+        data |= {"algo": method, method: config_to_dict(METHOD_OPTIONS[method]())}
     if kind == "field":
         set_field(data, where, value)
     elif kind == "unknown":
