@@ -233,8 +233,8 @@ def test_action_sources():
     torch.testing.assert_close(agent.label_actions(batch), agent.idm(batch.obs, batch.next_obs))
 
 
-def test_rlv_critic_sees_the_union_batch():
-    agent = make("rlv", reward_scale=10.0, reward_bottom=-1.0)
+def record_critic_batch(agent: RLV | GAIfO) -> dict[str, RobotBatch]:
+    """Make the agent's SAC learner record, under "batch", the batch its critic loss gets."""
     seen = {}
     original = agent.sac.critic_loss
 
@@ -243,6 +243,12 @@ def test_rlv_critic_sees_the_union_batch():
         return original(batch, encoded)
 
     agent.sac.critic_loss = spy
+    return seen
+
+
+def test_rlv_critic_sees_the_union_batch():
+    agent = make("rlv", reward_scale=10.0, reward_bottom=-1.0)
+    seen = record_critic_batch(agent)
     update(agent)
     union = seen["batch"]
     assert len(union.obs) == B + N
@@ -379,14 +385,7 @@ def test_discriminator_step_moves_only_the_discriminator(regulariser):
 
 def test_sac_is_rewarded_by_the_discriminator_not_the_env():
     agent = make("gaifo")
-    seen = {}
-    original = agent.sac.critic_loss
-
-    def spy(batch, encoded=None):
-        seen["batch"] = batch
-        return original(batch, encoded)
-
-    agent.sac.critic_loss = spy
+    seen = record_critic_batch(agent)
     robot = robot_batch()
     update(agent)
     logits = agent.discriminator(robot.obs, robot.next_obs).detach()
