@@ -62,6 +62,10 @@ class Args:
     fixed_threshold: float = -90.0
     """A fixed return to reach (the goal reached within 90 steps on average), for a ratio that does not
     depend on where SAC ends."""
+    converged: float | None = -85.0
+    """The return at which SAC counts as converged: the table is also made at the budget where SAC's
+    IQM over seeds (of the --final-window average) first reaches it, every curve cut there, as runs of
+    that budget would have logged them; None: only the full budget."""
     work: Path = ROOT / "runs" / "acrobot"
     """Where datasets and run directories go (not committed)."""
     results: Path = ROOT / "results"
@@ -150,8 +154,8 @@ def merged_curves(args: Args, fresh: Curves) -> Curves:
 def table_lines(args: Args, table: list[dict[str, object]]) -> list[str]:
     sac = table[0]
     lines = [
-        "| method | final return IQM [95% CI] | steps to SAC's final ({:.1f}) | ratio | steps to {:.0f} "
-        "| ratio |".format(sac["threshold_sac_final"], args.fixed_threshold),
+        "| method | final return IQM [95% CI] | steps to SAC's final ({:.1f}) | ratio [95% CI] "
+        "| steps to {:.0f} | ratio [95% CI] |".format(sac["threshold_sac_final"], args.fixed_threshold),
         "|---|---|---|---|---|---|",
     ]
     for row in table:
@@ -184,20 +188,40 @@ def notes(args: Args, table: list[dict[str, object]]) -> list[str]:
     return []
 
 
+def converged_budget(args: Args, curves: Curves) -> tuple[int | None, str]:
+    """(the env step where SAC's IQM first reaches --converged, or None; a line that says so)."""
+    if args.converged is None:
+        return None, ""
+    budget = common.budget_reaching(curves["sac"], args.converged, args.final_window)
+    iqm_text = f"SAC's IQM over seeds (of the {args.final_window}-eval average)"
+    if budget is None:
+        return None, f"{iqm_text} never reaches {args.converged:.0f} within {args.steps} env steps."
+    return budget, f"{iqm_text} first reaches {args.converged:.0f} at {budget} env steps."
+
+
 def publish(args: Args, curves: Curves) -> list[str]:
-    """Write the table CSV, the PNG and `rlv report`'s files from the per-run curves; return the
-    table as text lines."""
-    table = common.summarise(curves, args.final_window, args.fixed_threshold, args.steps, "return")
-    common.write_rows(args.results / f"{STEM}.csv", table)
+    """Write the table CSV (rows at SAC's converged budget, if any, then at the full budget), the
+    PNG and `rlv report`'s files from the per-run curves; return the tables as text lines."""
+    budget, budget_line = converged_budget(args, curves)
+    lines, rows = [budget_line] if budget_line else [], []
+    budgets = [budget] if budget is not None and budget < args.steps else []
+    for steps in [*budgets, args.steps]:
+        cut = common.truncated(curves, steps)
+        table = common.summarise(cut, args.final_window, args.fixed_threshold, steps, "return")
+        rows += [{"budget": steps, **row} for row in table]
+        lines += [f"At {steps} env steps:"] if budgets else []
+        lines += table_lines(args, table) + notes(args, table)
+    common.write_rows(args.results / f"{STEM}.csv", rows)
     draw(args, curves)
     common.write_report(curves, args.results / f"{STEM}_report", "acrobot", "eval/return", args.final_window)
-    return table_lines(args, table) + notes(args, table)
+    return lines
 
 
 def regenerate(args: Args) -> None:
     """Tables and plots again from the committed per-run CSV; the .txt keeps its other lines."""
     lines = publish(args, common.read_curves(args.results / f"{STEM}_runs.csv"))
-    common.replace_table(args.results / f"{STEM}.txt", [line for line in lines if line.startswith("|")])
+    tables = [i for i, line in enumerate(lines) if line.startswith("|")]
+    common.replace_table(args.results / f"{STEM}.txt", lines[tables[0] : tables[-1] + 1])
     print("\n".join(lines))
 
 

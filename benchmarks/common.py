@@ -17,7 +17,7 @@ from rlv.logger import read_csv
 from rlv.plot import Curves
 from rlv.report import report_curves
 from rlv.report_options import ReportOptions
-from rlv.stats import interval, iqm, smooth, steps_to_reach
+from rlv.stats import interval, iqm, ratio_interval, smooth, steps_to_reach
 
 
 def rlv_command(*args: str) -> list[str]:
@@ -70,13 +70,41 @@ def steps_to(points: tuple[np.ndarray, np.ndarray], threshold: float, window: in
     return reached if np.isfinite(reached) else float("inf")
 
 
-def ratio_text(steps: float, sac_steps: float, budget: int) -> str:
-    """Method/SAC steps ratio; an upper bound when SAC never got there within the budget."""
+def ratio_text(needed: np.ndarray, sac_needed: np.ndarray, budget: int) -> str:
+    """Ratio of the median steps a method's runs and SAC's runs need (`needed`: per run, inf where a
+    run never got there), with its 95% bootstrap interval; an upper bound when SAC's median never
+    got there within the budget."""
+    steps, sac_steps = float(np.median(needed)), float(np.median(sac_needed))
     if not np.isfinite(steps):
         return "n/a (not reached)"
     if not np.isfinite(sac_steps):
         return f"< {steps / budget:.2f} (SAC: not within {budget})"
-    return f"{steps / sac_steps:.2f}"
+    point, low, high = ratio_interval(needed, sac_needed)
+    return f"{point:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def iqm_curve(runs: list[tuple[np.ndarray, np.ndarray]], window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(env steps, IQM over runs of each run's `window`-eval trailing average), on the steps every
+    run has evaluated (the shortest run's)."""
+    length = min(len(steps) for steps, _ in runs)
+    smoothed = np.array([smooth(values[:length], window) for _, values in runs])
+    return runs[0][0][:length], np.array([iqm(smoothed[:, point]) for point in range(length)])
+
+
+def budget_reaching(runs: list[tuple[np.ndarray, np.ndarray]], threshold: float, window: int) -> int | None:
+    """First env step at which the IQM over `runs` of their `window`-eval average reaches
+    `threshold` (the budget at which a method converges to it); None if it never does."""
+    steps, values = iqm_curve(runs, window)
+    reached = steps_to_reach(steps, values, threshold)
+    return int(reached) if np.isfinite(reached) else None
+
+
+def truncated(curves: Curves, budget: int) -> Curves:
+    """The curves cut at env step `budget` (what runs of that budget would have logged)."""
+    return {
+        method: [(steps[steps <= budget], values[steps <= budget]) for steps, values in runs]
+        for method, runs in curves.items()
+    }
 
 
 def steps_text(steps: object) -> str:
@@ -133,12 +161,12 @@ def summarise(
     """Per method (the first is the SAC baseline): the final value (mean of the last `window`
     evaluations) as IQM over seeds with a 95% stratified bootstrap CI (rliable), in column
     `final_{name}_iqm`; median steps to reach SAC's final IQM and `fixed_threshold`, how many runs
-    reach each, and the ratio to SAC's own steps."""
+    reach each, and the ratio to SAC's own median steps with its 95% bootstrap interval."""
     finals = {m: np.array([values[-window:].mean() for _, values in rs]) for m, rs in curves.items()}
     baseline = next(iter(curves))
     thresholds = {"sac_final": iqm(finals[baseline]), "fixed": fixed_threshold}
-    sac_steps = {
-        key: float(np.median([steps_to(points, threshold, window) for points in curves[baseline]]))
+    sac_needed = {
+        key: np.array([steps_to(points, threshold, window) for points in curves[baseline]])
         for key, threshold in thresholds.items()
     }
     table = []
@@ -156,7 +184,7 @@ def summarise(
             row[f"threshold_{key}"] = threshold
             row[f"steps_to_{key}"] = float(np.median(needed))
             row[f"runs_reaching_{key}"] = int(np.isfinite(needed).sum())
-            row[f"ratio_{key}"] = ratio_text(float(np.median(needed)), sac_steps[key], budget)
+            row[f"ratio_{key}"] = ratio_text(needed, sac_needed[key], budget)
         table.append(row)
     return table
 

@@ -218,7 +218,7 @@ def table_lines(args: Args, table: list[dict[str, object]]) -> list[str]:
     sac = table[0]
     lines = [
         f"| method | final success IQM [95% CI] | steps to SAC's final ({sac['threshold_sac_final']:.2f}) "
-        f"| ratio | steps to {args.fixed_threshold:.2f} | ratio | discriminator accuracy "
+        f"| ratio [95% CI] | steps to {args.fixed_threshold:.2f} | ratio [95% CI] | discriminator accuracy "
         "| label MSE (chance) | feature std |",
         "|---|---|---|---|---|---|---|---|---|",
     ]

@@ -1,6 +1,6 @@
 import numpy as np
 
-from rlv.stats import iqm, smooth, steps_to_reach
+from rlv.stats import iqm, median_ratio, ratio_interval, smooth, steps_to_reach
 
 
 def test_iqm_drops_the_tails():
@@ -12,6 +12,25 @@ def test_steps_to_reach():
     steps = np.array([1000, 2000, 3000])
     assert steps_to_reach(steps, np.array([-100, -80, -60]), -80) == 2000
     assert np.isnan(steps_to_reach(steps, np.array([-100, -90, -95]), -80))
+
+
+def test_ratio_interval_brackets_the_median_ratio():
+    fast = np.array([10e3, 12e3, 13e3, 9e3, 11e3])
+    slow = np.array([50e3, 45e3, 60e3, 40e3, 70e3])
+    point, low, high = ratio_interval(fast, slow)
+    assert point == 11e3 / 50e3
+    assert 9e3 / 70e3 <= low < point < high <= 13e3 / 40e3
+    assert ratio_interval(fast, slow) == (point, low, high)  # seeded
+
+
+def test_ratio_interval_with_runs_that_never_get_there():
+    """A run that never reaches the return is inf: the bounds stay defined (0 or inf), not NaN."""
+    never = np.full(5, np.inf)
+    assert median_ratio(never, np.ones(5)) == np.inf and median_ratio(np.ones(5), never) == 0.0
+    point, low, high = ratio_interval(
+        np.array([1e3, 2e3, np.inf, 3e3, 2e3]), np.array([4e3, np.inf, 5e3, 6e3, np.inf])
+    )
+    assert point == 2e3 / 6e3 and low == 0.0 and high == np.inf
 
 
 def test_smooth():
@@ -59,3 +78,24 @@ def test_benchmark_curves_csv_round_trips_and_redraws(tmp_path):
             np.testing.assert_allclose(values, expected_values, atol=1e-4)
     out = plot_curves(curves, tmp_path / "fig.png", "eval/success", "a title " * 20)
     assert out.stat().st_size > 1000 and not list(tmp_path.glob(".fig*"))
+
+
+def test_benchmark_budget_where_sac_converges_and_cut_curves():
+    """The converged budget is the first eval where the IQM over runs of the smoothed curves reaches
+    the threshold; cutting there keeps only what runs of that budget would have logged."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import common
+
+    steps = np.array([1000, 2000, 3000, 4000])
+    runs = [
+        (steps, np.array([-100.0, -90.0, -80.0, -80.0])),
+        (steps, np.array([-100.0, -100.0, -84.0, -70.0])),
+    ]
+    assert common.budget_reaching(runs, -85.0, 1) == 3000
+    assert common.budget_reaching(runs, -85.0, 2) == 4000
+    assert common.budget_reaching(runs, -60.0, 1) is None
+    cut = common.truncated({"sac": runs}, 2000)["sac"]
+    assert [list(s) for s, _ in cut] == [[1000, 2000]] * 2 and list(cut[1][1]) == [-100.0, -100.0]

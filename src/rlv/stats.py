@@ -1,6 +1,7 @@
 """Aggregate statistics across seeds, computed with rliable (Agarwal et al., *Deep RL at the Edge of
 the Statistical Precipice*, NeurIPS 2021): interquartile mean (IQM), stratified bootstrap confidence
-intervals, performance profiles and the probability of improvement. Also two curve helpers that
+intervals, performance profiles, the probability of improvement and a bootstrap interval for a ratio of
+median steps. Also two curve helpers that
 are not statistics: the first step a curve reaches a threshold, and a trailing moving average.
 
 Scores are matrices of shape (runs, tasks) as rliable expects; a single task is (runs, 1)."""
@@ -120,6 +121,34 @@ def performance_profile(
     matrices = {method: as_matrix(values) for method, values in scores.items()}
     with seeded_numpy(seed):
         return library.create_performance_profile(matrices, taus, reps=reps)
+
+
+def median_ratio(steps_x: np.ndarray, steps_y: np.ndarray) -> float:
+    """median(X) / median(Y) of the env steps two methods' runs need to reach a return; inf marks a
+    run that never got there. inf when X's median is (X not shown to get there, however Y does);
+    0 when only Y's median is (X gets there, Y not within the budget)."""
+    median_x, median_y = float(np.median(steps_x)), float(np.median(steps_y))
+    if not np.isfinite(median_x):
+        return float("inf")
+    return median_x / median_y if np.isfinite(median_y) else 0.0
+
+
+def ratio_interval(
+    steps_x: np.ndarray, steps_y: np.ndarray, confidence: float = 0.95, reps: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(point, low, high) of `median_ratio` of the steps X and Y need (arrays of shape (runs,), inf
+    where a run never got there), with a stratified bootstrap interval: each method's runs
+    resampled independently (rliable's StratifiedIndependentBootstrap). The bounds are the replicates
+    at the tail ranks themselves (no interpolation between replicates), so an infinite replicate
+    gives an infinite bound rather than NaN."""
+    pair = (as_matrix(steps_x), as_matrix(steps_y))
+    with seeded_numpy(seed) as state:
+        bootstrap = library.StratifiedIndependentBootstrap(*pair, random_state=state)
+        replicates = bootstrap.apply(lambda x, y: np.array([median_ratio(x, y)]), reps)[:, 0]
+    tail = 100 * (1 - confidence) / 2
+    low = float(np.percentile(replicates, tail, method="lower"))
+    high = float(np.percentile(replicates, 100 - tail, method="higher"))
+    return median_ratio(*pair), low, high
 
 
 def steps_to_reach(steps: np.ndarray, curve: np.ndarray, threshold: float) -> float:
