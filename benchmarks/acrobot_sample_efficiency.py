@@ -30,9 +30,9 @@ import common
 import tyro
 from common import rlv_command, run, steps_text
 
-from rlv.config import get_preset
 from rlv.envs.acrobot import ACROBOT_HORIZON
 from rlv.plot import Curves, plot_curves
+from rlv.presets import get_preset
 
 STEM = "acrobot_sample_efficiency"
 
@@ -63,9 +63,13 @@ class Args:
     """A fixed return to reach (the goal reached within 90 steps on average), for a ratio that does not
     depend on where SAC ends."""
     converged: float | None = -85.0
-    """The return at which SAC counts as converged: the table is also made at the budget where SAC's
-    IQM over seeds (of the --final-window average) first reaches it, every curve cut there, as runs of
-    that budget would have logged them; None: only the full budget."""
+    """The return at which SAC counts as converged: the table is made at the budget where SAC's IQM
+    over seeds (of the --final-window average) first reaches it, every curve cut there, as runs of
+    that budget would have logged them; None: only at --steps."""
+    others_to_converged: bool = True
+    """Run SAC first (to --steps), then the other methods only to the budget where SAC converged
+    (--converged; --steps if it never does): the table at that budget is the same, at a fraction of
+    the compute. --no-others-to-converged runs every method to --steps."""
     work: Path = ROOT / "runs" / "acrobot"
     """Where datasets and run directories go (not committed)."""
     results: Path = ROOT / "results"
@@ -205,15 +209,20 @@ def publish(args: Args, curves: Curves) -> list[str]:
     budget, budget_line = converged_budget(args, curves)
     lines, rows = [budget_line] if budget_line else [], []
     budgets = [budget] if budget is not None and budget < args.steps else []
-    for steps in [*budgets, args.steps]:
+    shortest = min(int(steps[-1]) for runs in curves.values() for steps, _ in runs)
+    budgets += [args.steps] if shortest >= args.steps else []  # every method ran to --steps
+    for steps in budgets:
         cut = common.truncated(curves, steps)
         table = common.summarise(cut, args.final_window, args.fixed_threshold, steps, "return")
         rows += [{"budget": steps, **row} for row in table]
-        lines += [f"At {steps} env steps:"] if budgets else []
+        lines += [f"At {steps} env steps:"] if len(budgets) > 1 else []
         lines += table_lines(args, table) + notes(args, table)
     common.write_rows(args.results / f"{STEM}.csv", rows)
     draw(args, curves)
-    common.write_report(curves, args.results / f"{STEM}_report", "acrobot", "eval/return", args.final_window)
+    reported = common.truncated(curves, budgets[0])
+    common.write_report(
+        reported, args.results / f"{STEM}_report", "acrobot", "eval/return", args.final_window
+    )
     return lines
 
 
@@ -229,6 +238,33 @@ def draw(args: Args, curves: Curves) -> Path:
     seeds = max(len(runs) for runs in curves.values())
     title = f"Continuous Acrobot, {seeds} seeds, mean and 95% stratified bootstrap CI"
     return plot_curves(curves, args.results / f"{STEM}.png", "eval/return", title)
+
+
+def schedule(args: Args, steps: int) -> list[str]:
+    return ["--total-steps", str(steps), "--eval-every", str(args.eval_every), "--checkpoint-every", "5000"]
+
+
+def sweep_methods(
+    args: Args, methods: dict[str, tuple[str, list[str]]]
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """Run `methods` with `rlv sweep`: all to --steps, or (--others-to-converged) SAC first and the
+    others to the budget where SAC's IQM reached --converged. Returns the runs and header lines."""
+    if not (args.others_to_converged and args.converged is not None):
+        return common.sweep(args.work, methods, args.seeds, schedule(args, args.steps), args.workers), []
+    first = {name: spec for name, spec in methods.items() if name == "sac"}
+    runs = (
+        common.sweep(args.work, first, args.seeds, schedule(args, args.steps), args.workers) if first else {}
+    )
+    sac_curves = merged_curves(args, common.run_curves(runs, "eval/return"))["sac"]
+    budget = common.budget_reaching(sac_curves, args.converged, args.final_window) or args.steps
+    others = {name: spec for name, spec in methods.items() if name != "sac"}
+    if others:
+        runs |= common.sweep(
+            args.work, others, args.seeds, schedule(args, budget), args.workers, "sweep_spec_others.json"
+        )
+    if budget == args.steps:
+        return runs, [f"SAC's IQM did not reach {args.converged:.0f}: every method ran to {args.steps}"]
+    return runs, [f"sac ran to {args.steps} env steps, the others to {budget}: SAC's IQM reached it there"]
 
 
 def main(args: Args) -> None:
@@ -247,15 +283,8 @@ def main(args: Args) -> None:
             f"{meta['num_transitions']} transitions ({path})"
         )
     print("\n".join(header), flush=True)
-    schedule = [
-        "--total-steps",
-        str(args.steps),
-        "--eval-every",
-        str(args.eval_every),
-        "--checkpoint-every",
-        "5000",
-    ]
-    runs = common.sweep(args.work, method_runs(grid, datasets), args.seeds, schedule, args.workers)
+    runs, header_budget = sweep_methods(args, method_runs(grid, datasets))
+    header += header_budget
     args.results.mkdir(parents=True, exist_ok=True)
     curves = merged_curves(args, common.run_curves(runs, "eval/return"))
     common.write_curve_table(args.results / f"{STEM}_runs.csv", curves, "eval/return")

@@ -31,21 +31,24 @@ def run(command: list[str], log: Path) -> None:
 
 
 def sweep(
-    work: Path, methods: dict[str, tuple[str, list[str]]], seeds: int, options: list[str], workers: int
+    work: Path,
+    methods: dict[str, tuple[str, list[str]]],
+    seeds: int,
+    options: list[str],
+    workers: int,
+    spec_file: str = "sweep_spec.json",
 ) -> dict[str, list[Path]]:
     """Run methods {name: (preset, options)} x seeds 0..seeds-1 with `rlv sweep` into
     work/METHOD/seed_S (`workers` trials at a time on a local Ray); finished runs are kept, killed
-    ones resumed. The spec goes to work/sweep_spec.json. Exits if a trial failed."""
+    ones resumed. The spec goes to work/`spec_file`. Exits if a trial failed."""
     spec = {
         "methods": {name: {"preset": preset, "options": extra} for name, (preset, extra) in methods.items()},
         "seeds": list(range(seeds)),
         "options": options,
     }
     work.mkdir(parents=True, exist_ok=True)
-    (work / "sweep_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
-    command = rlv_command(
-        "sweep", str(work), "--spec", str(work / "sweep_spec.json"), "--num-cpus", str(workers)
-    )
+    (work / spec_file).write_text(json.dumps(spec, indent=2) + "\n")
+    command = rlv_command("sweep", str(work), "--spec", str(work / spec_file), "--num-cpus", str(workers))
     if subprocess.run(command).returncode != 0:
         sys.exit(
             f"rlv sweep failed; fix the trials above and run this again (finished runs are kept): {work}"

@@ -31,10 +31,11 @@ import torch
 import tyro
 
 from rlv.agents import RLV, SAC, Batches
-from rlv.config import RLPD_SAC, RLVConfig, SACConfig
+from rlv.config import RLVConfig, SACConfig
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.envs import make_env
+from rlv.presets import RLPD_SAC
 
 
 @dataclass(frozen=True)

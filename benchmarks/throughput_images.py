@@ -24,12 +24,12 @@ import torch
 from torch import nn
 
 from rlv.agents import RLV, SAC
-from rlv.config import PRESETS
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.device import BatchSampler
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.envs import make_env
 from rlv.observation import ObservationKind
+from rlv.presets import PRESETS
 
 FRAMES = 3000
 """Transitions of random pointmass play the learners sample from (48x48x3 uint8)."""

@@ -10,8 +10,9 @@ import torch
 
 from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
 from rlv.bco_options import BCOConfig
-from rlv.config import RLPD_SAC, RLVConfig, SACConfig
+from rlv.config import RLVConfig, SACConfig
 from rlv.gaifo_options import GAIfOConfig
+from rlv.presets import RLPD_SAC
 
 SAC_CONFIG = SACConfig(hidden=(32, 32))
 CRITIC_OPTIONS: dict[str, dict[str, object]] = {"twin": {}, "rlpd": RLPD_SAC}

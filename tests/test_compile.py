@@ -34,11 +34,15 @@ def test_compile_on_cuda_needs_triton(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["sac", "rlv"])
+@pytest.mark.parametrize("algo", ["sac", "rlv", "sac_rlpd"])
 def test_compiled_updates_match_eager_mode(algo):
+    """sac_rlpd: RLPD's critics, whose TD target indexes a random subset of the compiled ensemble."""
+    rlpd = {"critic_layer_norm": True, "critic_ensemble": 4, "target_subset": 2, "actor_q": "mean"}
+
     def agent(compile_networks):
         torch.manual_seed(0)
-        config = SACConfig(hidden=(32, 32), batch_size=32, compile=compile_networks)
+        options = rlpd if algo == "sac_rlpd" else {}
+        config = SACConfig(hidden=(32, 32), batch_size=32, compile=compile_networks, **options)
         return RLV(6, 1, config, RLVConfig()) if algo == "rlv" else SAC(6, 1, config)
 
     eager, compiled = agent(False), agent(True)

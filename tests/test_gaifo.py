@@ -10,8 +10,9 @@ import math
 import pytest
 
 from rlv.cli import main
-from rlv.config import TrainConfig, get_preset
+from rlv.config import TrainConfig
 from rlv.logger import read_csv
+from rlv.presets import get_preset
 
 TINY = [
     "--sac.hidden", "16", "16",

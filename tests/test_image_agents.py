@@ -9,9 +9,10 @@ import torch
 from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
 from rlv.agents.base import PairedBatch
 from rlv.bco_options import BCOConfig
-from rlv.config import RLPD_SAC, RLVConfig, SACConfig
+from rlv.config import RLVConfig, SACConfig
 from rlv.gaifo_options import GAIfOConfig
 from rlv.nets import ImageEncoder, RandomShift
+from rlv.presets import RLPD_SAC
 
 SHAPE, ACT_DIM, B = (16, 16, 3), 2, 8
 

@@ -55,8 +55,8 @@ def test_rlv_from_pixels_reaches_the_pointmass_goal_from_robot_videos(tmp_path):
     # from ~5,000-6,000 env steps; SAC from scratch stays near 0 for 10,000.
     import dataclasses
 
-    from rlv.config import get_preset
     from rlv.data.collect import NoisyScriptedExpert, collect_expert
+    from rlv.presets import get_preset
 
     data = collect_expert(
         make_env("pointmass", 0), NoisyScriptedExpert, 200, seed=0, noise=0.5, progress=False

@@ -15,8 +15,9 @@ from test_train import assert_same_state, final_agent, rows, train_interrupted_a
 
 from rlv.agents import SAC, Batches
 from rlv.cli import main
-from rlv.config import PRESETS, RLPD_SAC, RLPD_UPDATES_PER_STEP, SACConfig, get_preset, load_config
+from rlv.config import SACConfig, load_config
 from rlv.nets import EnsembleCritic, TanhGaussianActor
+from rlv.presets import PRESETS, RLPD_SAC, RLPD_UPDATES_PER_STEP, get_preset
 from rlv.train import resume
 from rlv.validation import check_config
 

@@ -38,9 +38,10 @@ from typing import Annotated, Any, TypeVar
 
 import tyro
 
-from rlv.config import PRESET_HELP, PRESETS, TrainConfig, get_preset, with_algo
+from rlv.config import TrainConfig, with_algo
 from rlv.errors import RlvError
 from rlv.files import is_disk_error
+from rlv.presets import PRESET_HELP, PRESETS, get_preset
 from rlv.report_options import ReportOptions
 from rlv.sweep import SweepResources
 

@@ -33,11 +33,12 @@ import numpy as np
 import torch
 
 from rlv.agents import RLV, ObservationBatch, PairedBatch, RobotBatch, build_agent
-from rlv.config import TrainConfig, get_preset
+from rlv.config import TrainConfig
 from rlv.data.collect import NoisyScriptedExpert, replay_actions
 from rlv.envs import make_env
 from rlv.errors import RlvError
 from rlv.observation import ObservationKind
+from rlv.presets import get_preset
 
 
 @dataclass(frozen=True)
