@@ -72,17 +72,19 @@ def grid(
     options: list[str],
     overrides: dict[str, list[str]],
 ) -> list[Trial]:
-    """The trials of methods {name: (preset, options)} x overrides {name: options} x seeds."""
+    """The trials of methods {name: (preset, options)} x overrides {name: options} x seeds, seed by
+    seed (every method's first seed, then every method's second, ...): trials start in this order,
+    so a sweep cut short has each method at the same number of seeds, give or take one."""
     if not methods:
         raise RlvError('the sweep has no methods (--presets or a spec file\'s "methods")')
     if not seeds or len(set(seeds)) != len(seeds):
         raise RlvError(f"seeds must be a non-empty list without repeats, got {seeds}")
     sets = overrides or {"": []}
     trials = []
-    for method, (preset, method_options) in methods.items():
-        for override, override_options in sets.items():
-            label = f"{method}+{override}" if override else method
-            for seed in seeds:
+    for seed in seeds:
+        for method, (preset, method_options) in methods.items():
+            for override, override_options in sets.items():
+                label = f"{method}+{override}" if override else method
                 argv = (preset, *method_options, *options, *override_options, "--seed", str(seed))
                 trials.append(Trial(f"{label}/seed_{seed}", label, seed, (*argv, "--label", label)))
     return trials
