@@ -8,6 +8,12 @@ ratio to SAC's own steps. Writes a CSV per method, a CSV per run, a PNG of the c
 the table and `rlv report`'s files (results/acrobot_sample_efficiency_report/). Interrupted? Run it
 again (or `rlv sweep WORK --resume`): finished runs are kept, killed runs resume.
 
+The budget where SAC converges (issue 12): SAC runs first, to --steps; the table is made at the
+first evaluation where SAC's IQM over seeds (of the --final-window average) reaches --converged
+(-85), every curve cut there, and the other methods run only to that budget (their runs of that
+length log exactly what a longer run would up to it: nothing in a run depends on its total steps).
+SAC never reaching it: every method runs to --steps and the table is at --steps.
+
     python benchmarks/acrobot_sample_efficiency.py               # the committed results
     python benchmarks/acrobot_sample_efficiency.py --steps 5000 --seeds 2   # a quick look
     python benchmarks/acrobot_sample_efficiency.py --replot      # tables and plots from the runs CSV
