@@ -85,6 +85,9 @@ class Args:
     keep_committed: bool = False
     """Keep the committed per-run rows of the methods not run now (seeded runs are deterministic), so
     new methods join the table without rerunning the others; SAC stays the baseline."""
+    finished_only: bool = False
+    """Only make the tables and plots from the runs of --work that have finished (a sweep still
+    under way: to commit what is done so far), then exit; runs nothing."""
     replot: bool = False
     """Only remake the tables and plots from the committed per-run CSV (no data, no training), then exit."""
 
@@ -273,13 +276,11 @@ def sweep_methods(
     return runs, [f"sac ran to {args.steps} env steps, the others to {budget}: SAC's IQM reached it there"]
 
 
-def main(args: Args) -> None:
-    if args.replot:
-        regenerate(args)
-        return
-    started = time.perf_counter()
+def run_grid(
+    args: Args, grid: dict[str, tuple[str, str | None]], started: float
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """Make the datasets and run the grid; returns the runs and the results' header lines."""
     args.work.mkdir(parents=True, exist_ok=True)
-    grid = method_grid(args)
     datasets = make_datasets(args, {data for _, data in grid.values() if data is not None})
     header = [f"datasets ready after {time.perf_counter() - started:.0f} s"]
     for name, path in datasets.items():
@@ -290,7 +291,26 @@ def main(args: Args) -> None:
         )
     print("\n".join(header), flush=True)
     runs, header_budget = sweep_methods(args, method_runs(grid, datasets))
-    header += header_budget
+    return runs, header + header_budget
+
+
+def finished_runs(
+    args: Args, grid: dict[str, tuple[str, str | None]]
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """The finished runs (summary.json) of the grid's methods in --work, and a header line."""
+    found = {m: sorted((args.work / m).glob("seed_*/summary.json")) for m in grid}
+    runs = {m: [summary.parent for summary in found[m]] for m in grid if found[m]}
+    counts = ", ".join(f"{m} {len(found[m])}/{args.seeds}" for m in grid)
+    return runs, [f"finished runs only, the sweep in {args.work} is under way: {counts}"]
+
+
+def main(args: Args) -> None:
+    if args.replot:
+        regenerate(args)
+        return
+    started = time.perf_counter()
+    grid = method_grid(args)
+    runs, header = finished_runs(args, grid) if args.finished_only else run_grid(args, grid, started)
     args.results.mkdir(parents=True, exist_ok=True)
     curves = merged_curves(args, common.run_curves(runs, "eval/return"))
     common.write_curve_table(args.results / f"{STEM}_runs.csv", curves, "eval/return")
