@@ -227,7 +227,7 @@ def publish(args: Args, curves: Curves) -> list[str]:
         lines += [f"At {steps} env steps:"] if len(budgets) > 1 else []
         lines += table_lines(args, table) + notes(args, table)
     common.write_rows(args.results / f"{STEM}.csv", rows)
-    draw(args, curves)
+    draw(args, curves, budget)
     reported = common.truncated(curves, budgets[0])
     common.write_report(
         reported, args.results / f"{STEM}_report", "acrobot", "eval/return", args.final_window
@@ -243,10 +243,11 @@ def regenerate(args: Args) -> None:
     print("\n".join(lines))
 
 
-def draw(args: Args, curves: Curves) -> Path:
+def draw(args: Args, curves: Curves, budget: int | None) -> Path:
     seeds = max(len(runs) for runs in curves.values())
     title = f"Continuous Acrobot, {seeds} seeds, mean and 95% stratified bootstrap CI"
-    return plot_curves(curves, args.results / f"{STEM}.png", "eval/return", title)
+    marks = {} if budget is None else {f"SAC's IQM reaches {args.converged:.0f}": budget}
+    return plot_curves(curves, args.results / f"{STEM}.png", "eval/return", title, marks=marks)
 
 
 def schedule(args: Args, steps: int) -> list[str]:

@@ -94,9 +94,10 @@ def plot_curves(
     metric: str = "eval/return",
     title: str | None = None,
     statistic: str = "mean",
+    marks: dict[str, float] | None = None,
 ) -> Path:
     """Plot {method: [(env_steps, values) per run]} as `statistic` lines (mean or iqm) with
-    95% stratified bootstrap bands into `out`.
+    95% stratified bootstrap bands into `out`; `marks` {label: env step} are vertical lines.
     Line styles cycle as well as colours, so methods whose curves coincide stay distinguishable;
     a long title wraps instead of running off the figure. Written atomically."""
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -105,6 +106,8 @@ def plot_curves(
         style = LINE_STYLES[index % len(LINE_STYLES)]
         line = axis.plot(steps, estimate, style, label=f"{method} (n={len(method_curves)})")[0]
         axis.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    for label, step in (marks or {}).items():
+        axis.axvline(step, color="0.4", linestyle=":", linewidth=1, label=label)
     axis.set_xlabel("environment steps")
     axis.set_ylabel(metric)
     axis.set_title(
