@@ -265,8 +265,9 @@ def sweep_methods(
     runs = (
         common.sweep(args.work, first, args.seeds, schedule(args, args.steps), args.workers) if first else {}
     )
-    sac_curves = merged_curves(args, common.run_curves(runs, "eval/return"))["sac"]
-    budget = common.budget_reaching(sac_curves, args.converged, args.final_window) or args.steps
+    budget = (
+        converged_budget(args, merged_curves(args, common.run_curves(runs, "eval/return")))[0] or args.steps
+    )
     others = {name: spec for name, spec in methods.items() if name != "sac"}
     if others:
         runs |= common.sweep(
