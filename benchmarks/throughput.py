@@ -6,7 +6,8 @@
    to one SAC update of ours;
    with `--rlpd` (the default), also SAC with LayerNorm critics (N = 2), and SAC and RLV with the
    `*-rlpd` presets' critics (`RLPD_SAC`: LayerNorm, 10 critics, target min over 2 of them, mean-Q
-   actor), one update each (the presets' UTD multiplies the cost per environment step);
+   actor), one update each (the presets' UTD multiplies the cost per environment step); with
+   `--compile`, also those two RLPD learners under torch.compile (`--sac.compile`);
 3. images (`--images`): our image SAC and RLV against Stable-Baselines3 SAC with a CNN policy of
    the same conv layers, on the same 48x48x3 uint8 frames, with the pointmass encoder (3x3 convs,
    8-16-16, batch 32) and the push preset's original encoder (5x5 convs, 16-16-32, batch 128);
@@ -61,7 +62,8 @@ class Args:
     image_updates: int = 100
     """Timed updates per image learner (after warm-up)."""
     compile: bool = False
-    """Image rows: also our SAC with torch.compile (compiling takes minutes)."""
+    """Also our SAC under torch.compile (`--sac.compile`; compiling takes minutes): the image rows,
+    and with --rlpd the RLPD-critic SAC and RLV rows."""
     device: str = "cpu"
     """torch device of the image rows (ours sample on it; SB3 trains on it)."""
     image_csv: Path | None = None
@@ -166,6 +168,11 @@ def vector_rows(args: Args) -> None:
             "rlv SAC, LayerNorm critics, N=2": sac_step(SACConfig(critic_layer_norm=True)),
             "rlv SAC, RLPD critics (LayerNorm, N=10, subset 2)": sac_step(SACConfig(**RLPD_SAC)),
             "rlv RLV, RLPD critics (LayerNorm, N=10, subset 2)": rlv_step(SACConfig(**RLPD_SAC)),
+        }
+    if args.rlpd and args.compile:
+        steps |= {
+            "rlv SAC, RLPD critics, torch.compile": sac_step(SACConfig(**RLPD_SAC, compile=True)),
+            "rlv RLV, RLPD critics, torch.compile": rlv_step(SACConfig(**RLPD_SAC, compile=True)),
         }
     rates = best_rates(steps, args.updates, args.warmup, args.repeats)
     sac_rate = rates["rlv SAC (ours)"]

@@ -99,3 +99,21 @@ def test_benchmark_budget_where_sac_converges_and_cut_curves():
     assert common.budget_reaching(runs, -60.0, 1) is None
     cut = common.truncated({"sac": runs}, 2000)["sac"]
     assert [list(s) for s, _ in cut] == [[1000, 2000]] * 2 and list(cut[1][1]) == [-100.0, -100.0]
+
+
+def test_acrobot_benchmark_pools_and_train_options():
+    """The default pools include -63, beyond the expert: it is collected at the noise its bisection
+    used to end at (with seed 63), not asked of `rlv collect` as a target it refuses; --train-options
+    reach every run's command line."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import acrobot_sample_efficiency as bench
+
+    recipes = bench.dataset_recipes(bench.Args())
+    assert recipes["q63"] == (["--noise", "0.00390625"], 63)
+    assert recipes["q79"] == (["--quality", "-79"], 79)
+    schedule = bench.schedule(bench.Args(train_options="--sac.compile --device cpu"), 5000)
+    assert schedule[:2] == ["--total-steps", "5000"] and schedule[-3:] == ["--sac.compile", "--device", "cpu"]
+    assert bench.schedule(bench.Args(), 5000)[-1] == "5000"  # nothing added by default
