@@ -119,8 +119,8 @@ PRESETS = {
 UNREACHABLE_POOLS = {-63: 0.00390625}
 """Qualities the scripted expert cannot reach -> the noise their pool is collected at. Before
 `rlv collect` refused unreachable targets, its bisection for -63 ended at the least noise it tries,
-1/256 (measured -65.8); the same noise and seed remake that pool exactly, so the committed rlv_q63
-rows stay reproducible and the default command runs."""
+1/256 (measured -65.8); its final collection was the seeded rollout that the same noise and seed
+repeat, so the committed rlv_q63 rows stay reproducible and the default command runs."""
 
 
 def quality_target(quality: int) -> list[str]:

@@ -1,6 +1,20 @@
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 
 from rlv.stats import iqm, median_ratio, ratio_interval, smooth, steps_to_reach
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """A script of benchmarks/ imported as a module (they import each other by plain name)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
 
 
 def test_iqm_drops_the_tails():
@@ -51,11 +65,7 @@ def test_plot_band_covers_the_seed_mean():
 def test_benchmark_curves_csv_round_trips_and_redraws(tmp_path):
     """A benchmark's committed per-run CSV reads back as the curves it was written from, and those
     redraw into a figure (what `--replot` does)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import common
+    common = benchmark_module("common")
 
     from rlv.plot import plot_curves
 
@@ -83,11 +93,7 @@ def test_benchmark_curves_csv_round_trips_and_redraws(tmp_path):
 def test_benchmark_budget_where_sac_converges_and_cut_curves():
     """The converged budget is the first eval where the IQM over runs of the smoothed curves reaches
     the threshold; cutting there keeps only what runs of that budget would have logged."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import common
+    common = benchmark_module("common")
 
     steps = np.array([1000, 2000, 3000, 4000])
     runs = [
@@ -105,11 +111,7 @@ def test_acrobot_benchmark_pools_and_train_options():
     """The default pools include -63, beyond the expert: it is collected at the noise its bisection
     used to end at (with seed 63), not asked of `rlv collect` as a target it refuses; --train-options
     reach every run's command line."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import acrobot_sample_efficiency as bench
+    bench = benchmark_module("acrobot_sample_efficiency")
 
     recipes = bench.dataset_recipes(bench.Args())
     assert recipes["q63"] == (["--noise", "0.00390625"], 63)
