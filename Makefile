@@ -41,6 +41,7 @@ test-lerobot: setup lerobot-env
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 demo: setup
 	$(BIN)/python benchmarks/demo.py --out $(DEMO_DIR) --steps $(DEMO_STEPS)

@@ -38,7 +38,7 @@ import tyro
 from common import rlv_command, run, steps_text
 
 from rlv.envs.acrobot import ACROBOT_HORIZON
-from rlv.plot import Curves, plot_curves
+from rlv.experiments.plot import Curves, plot_curves
 from rlv.presets import get_preset
 
 STEM = "acrobot_sample_efficiency"

@@ -1,6 +1,6 @@
 """Helpers shared by the sample-efficiency benchmarks, which are specs on `rlv sweep` and
 `rlv report`: prepare data with `rlv collect`, run the grid with `rlv sweep` (resumable), aggregate
-with rlv.report, and add the benchmark's own table (steps to a threshold, ratio to SAC); per-run
+with rlv.experiments.report, and add the benchmark's own table (steps to a threshold, ratio to SAC); per-run
 curves are kept in a CSV so the tables and plots can be made again without the run directories."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rlv.experiments.plot import Curves
+from rlv.experiments.report import report_curves
+from rlv.experiments.report_options import ReportOptions
+from rlv.experiments.stats import interval, iqm, ratio_interval, smooth, steps_to_reach
 from rlv.logger import read_csv
-from rlv.plot import Curves
-from rlv.report import report_curves
-from rlv.report_options import ReportOptions
-from rlv.stats import interval, iqm, ratio_interval, smooth, steps_to_reach
 
 
 def rlv_command(*args: str) -> list[str]:

@@ -31,11 +31,12 @@ import numpy as np
 import torch
 import tyro
 
-from rlv.agents import RLV, SAC, Batches
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import SACConfig
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.envs import make_env
+from rlv.methods import RLV, SAC, Batches
+from rlv.methods.rlv import RLVConfig
 from rlv.presets import RLPD_SAC
 
 
@@ -136,9 +137,10 @@ def sb3_learner(transitions: list[tuple[np.ndarray, ...]]) -> Callable[[], None]
     return lambda: model.train(gradient_steps=1, batch_size=256)
 
 
-def vector_rows(args: Args) -> None:
-    torch.manual_seed(0)
-    transitions = random_transitions(5000, seed=0)
+def acrobot_replay_and_observations(
+    transitions: list[tuple[np.ndarray, ...]],
+) -> tuple[ReplayBuffer, ObservationSampler]:
+    """The transitions in a replay buffer, and their observations as 100-step episodes to sample."""
     replay = ReplayBuffer((6,), 1, 10_000, seed=0)
     for transition in transitions:
         replay.add(*transition)
@@ -149,6 +151,13 @@ def vector_rows(args: Args) -> None:
         for i in range(0, 5000, 100)
     ]
     sampler = ObservationSampler(Dataset(Path("."), {"obs_shape": [6]}, episodes), seed=0)
+    return replay, sampler
+
+
+def vector_learners(args: Args, transitions: list[tuple[np.ndarray, ...]]) -> dict[str, Callable[[], object]]:
+    """One update step of each state-vector learner that `args` asks for, by table row name
+    (built in this order: network initialisation draws from torch's seeded generator)."""
+    replay, sampler = acrobot_replay_and_observations(transitions)
     device = torch.device("cpu")
 
     def sac_step(config: SACConfig) -> Callable[[], object]:
@@ -174,17 +183,11 @@ def vector_rows(args: Args) -> None:
             "rlv SAC, RLPD critics, torch.compile": sac_step(SACConfig(**RLPD_SAC, compile=True)),
             "rlv RLV, RLPD critics, torch.compile": rlv_step(SACConfig(**RLPD_SAC, compile=True)),
         }
-    rates = best_rates(steps, args.updates, args.warmup, args.repeats)
-    sac_rate = rates["rlv SAC (ours)"]
-    rows = [
-        {
-            "learner": name,
-            "updates_per_s": rate,
-            "ms_per_update": 1000 / rate,
-            "relative_cost_vs_our_sac": sac_rate / rate,
-        }
-        for name, rate in rates.items()
-    ]
+    return steps
+
+
+def print_vector_table(args: Args, rows: list[dict[str, object]]) -> None:
+    """The state-vector rows as a Markdown table, under a line that says how they were timed."""
     print(
         f"Update throughput, batch 256 (+256 observation rows for RLV), MLP 256-256, "
         f"{args.threads} torch thread(s), best of {args.repeats} rounds x {args.updates} updates "
@@ -197,6 +200,24 @@ def vector_rows(args: Args) -> None:
             f"| {row['learner']} | {row['updates_per_s']:.1f} | {row['ms_per_update']:.2f} | "
             f"{row['relative_cost_vs_our_sac']:.2f} |"
         )
+
+
+def vector_rows(args: Args) -> None:
+    """Time the state-vector (Acrobot) learners; print their table (and write it to `--csv`)."""
+    torch.manual_seed(0)
+    transitions = random_transitions(5000, seed=0)
+    rates = best_rates(vector_learners(args, transitions), args.updates, args.warmup, args.repeats)
+    sac_rate = rates["rlv SAC (ours)"]
+    rows = [
+        {
+            "learner": name,
+            "updates_per_s": rate,
+            "ms_per_update": 1000 / rate,
+            "relative_cost_vs_our_sac": sac_rate / rate,
+        }
+        for name, rate in rates.items()
+    ]
+    print_vector_table(args, rows)
     if args.sb3:
         print(f"our SAC / SB3 SAC speed: {sac_rate / rates['Stable-Baselines3 SAC']:.2f}x")
     if args.csv:

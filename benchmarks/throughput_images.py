@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlv.agents import RLV, SAC
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.device import BatchSampler
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.envs import make_env
+from rlv.methods import RLV, SAC
 from rlv.observation import ObservationKind
 from rlv.presets import PRESETS
 

@@ -2,7 +2,7 @@
 
 Every method trains the shared encoder and the inverse model of its RLV agent on the same fixed
 pointmass data (robot interaction with the noisy scripted expert, human-domain videos, paired
-frames) for --updates steps and is scored on held-out episodes; see `rlv.probe` for each column.
+frames) for --updates steps and is scored on held-out episodes; see `rlv.experiments.probe` for each column.
 Methods run --workers at a time, one torch thread each; one row per method, all in one run.
 Writes results/transfer_probe.csv and .txt.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import tyro
 
-from rlv.probe import PROBE_METHODS, ProbeConfig, ProbeMethod, make_probe_data, run_probe
+from rlv.experiments.probe import PROBE_METHODS, ProbeConfig, ProbeMethod, make_probe_data, run_probe
 
 ROOT = Path(__file__).resolve().parent
 COLUMNS = (
@@ -42,7 +42,7 @@ COLUMNS = (
 class Args:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     methods: tuple[str, ...] = ()
-    """Run only these methods (default: all of rlv.probe.PROBE_METHODS)."""
+    """Run only these methods (default: all of rlv.experiments.probe.PROBE_METHODS)."""
     workers: int = 2
     """Methods in parallel (one per core, one torch thread each)."""
     results: Path = ROOT / "results"

@@ -35,8 +35,8 @@ import numpy as np
 import tyro
 from common import rlv_command, run, steps_text
 
+from rlv.experiments.plot import Curves, plot_curves
 from rlv.logger import read_csv
-from rlv.plot import Curves, plot_curves
 from rlv.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from rlv.bco_options import BCOConfig
-from rlv.config import RLVConfig, SACConfig, TrainConfig, with_algo
-from rlv.data.collect import collect_acrobot
+from rlv.collect.experts import collect_acrobot
+from rlv.config import SACConfig, TrainConfig
 from rlv.data.dataset import Episode, write_dataset
 from rlv.envs import make_env
-from rlv.gaifo_options import GAIfOConfig
+from rlv.methods.bco import BCOConfig
+from rlv.methods.gaifo import GAIfOConfig
+from rlv.methods.registry import with_algo
+from rlv.methods.rlv import RLVConfig
 
 TINY_SAC = SACConfig(hidden=(32, 32), batch_size=32)
 

@@ -8,10 +8,11 @@ import pytest
 import torch
 from test_agents import obs_batch, robot_batch
 
-from rlv.agents import RLV, SAC, Batches
 from rlv.cli import main
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import SACConfig
 from rlv.errors import RlvError
+from rlv.methods import RLV, SAC, Batches
+from rlv.methods.rlv import RLVConfig
 from rlv.validation import check_compile
 
 

@@ -13,8 +13,8 @@ import pytest
 from test_cli import rlv
 from videos import frame, write_video
 
-from rlv.data.collect import NoisyScriptedExpert, rollout
-from rlv.data.converters import from_lerobot, from_minari
+from rlv.collect.converters import from_lerobot, from_minari
+from rlv.collect.experts import NoisyScriptedExpert, rollout
 from rlv.data.dataset import load_dataset
 from rlv.envs import make_env
 from rlv.errors import RlvError
@@ -170,7 +170,7 @@ def test_lerobot_v3_episodes_are_cut_from_shared_files(tmp_path):
     assert np.allclose(second.true_actions, [[1.0, t] for t in range(4)])
     from videos import marker_row
 
-    from rlv.data.video_import import ImportOptions, transform
+    from rlv.collect.video_import import ImportOptions, transform
 
     rows = [marker_row(o) for o in second.obs]  # frames 6..10 of the shared video
     expected = [marker_row(transform(frame(t), ImportOptions(), "source")) for t in range(6, 11)]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from test_cli import rlv
 
+from rlv.collect.video_import import ImportOptions, read_episode
 from rlv.data.dataset import Episode, load_dataset, write_dataset
 from rlv.data.preview import stacked_rows
-from rlv.data.video_import import ImportOptions, read_episode
 from rlv.errors import RlvError
 
 

@@ -5,12 +5,12 @@ import pytest
 import torch
 from conftest import random_episode
 
-from rlv.agents import rlv as rlv_method
-from rlv.config import RLVConfig
 from rlv.data.dataset import load_dataset, write_dataset
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.data.replay_files import load_replay, save_replay
 from rlv.errors import RlvError
+from rlv.methods import rlv as rlv_method
+from rlv.methods.rlv import RLVConfig
 from rlv.observation import ObservationKind
 
 

@@ -15,7 +15,7 @@ from test_replay import stream
 from test_train import assert_same_state, final_agent, rows, train_interrupted_at
 
 import rlv.data.device
-import rlv.train
+import rlv.run_setup
 from rlv.config import SACConfig
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.device import BatchSampler
@@ -131,7 +131,7 @@ def force_device_sampling(monkeypatch):
     def on_device(replay, observations, paired, device, on_device):
         return BatchSampler(replay, observations, paired, device, on_device=True)
 
-    monkeypatch.setattr(rlv.train, "BatchSampler", on_device)
+    monkeypatch.setattr(rlv.run_setup, "BatchSampler", on_device)
 
 
 PIXELS = {
@@ -166,7 +166,7 @@ def test_a_run_sampled_on_the_device_matches_the_host_run_and_resumes_exactly(
 def test_a_run_samples_on_its_device(tmp_path, acrobot_dataset, device, algo, changes):
     """On cuda the batches are drawn there (on cpu the host path runs: nothing to mirror)."""
     config = tiny_config(tmp_path, algo, acrobot_dataset, device=device, **changes)
-    setup = rlv.train.build(config)
+    setup = rlv.run_setup.build(config)
     assert setup.batches.on_device == (device != "cpu")
     obs, _ = setup.env.reset(seed=0)
     for _ in range(3):
@@ -178,4 +178,4 @@ def test_a_run_samples_on_its_device(tmp_path, acrobot_dataset, device, algo, ch
     tensors = [*batches.robot, *(batches.observations or [])]
     assert all(tensor.device.type == device for tensor in tensors if tensor is not None)
     assert train(config)["env_step"] == config.total_steps
-    assert not rlv.train.build(dataclasses.replace(config, sample_on_device=False)).batches.on_device
+    assert not rlv.run_setup.build(dataclasses.replace(config, sample_on_device=False)).batches.on_device

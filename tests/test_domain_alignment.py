@@ -1,8 +1,9 @@
 """Toy domain shift: point-mass frames in the robot and the human rendering. A shared encoder learns
-a task (regress the mass's position) from robot frames only, while the adversarial alignment of
-`RLV.alignment_loss` pushes robot and human features together. With alignment the discriminator's
-accuracy falls toward chance while the task stays solved; with the original release's behaviour
-(alignment='original') the discriminator keeps telling the domains apart."""
+a task (regress the mass's position) from robot frames only, while the adversarial alignment of RLV's
+transfer terms (`agent.transfer`, a `DomainTransfer`) pushes robot and human features together.
+With alignment the discriminator's accuracy falls toward chance while the task stays solved; with
+the original release's behaviour (alignment='original') the discriminator keeps telling the domains
+apart."""
 
 import numpy as np
 import pytest
@@ -10,9 +11,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from rlv.agents import RLV
-from rlv.config import RLVConfig, SACConfig
+from rlv.config import SACConfig
 from rlv.envs.pointmass import render_state
+from rlv.methods import RLV
+from rlv.methods.rlv import RLVConfig
 from rlv.nets import ImageEncoder
 
 POOL, BATCH = 384, 48
@@ -39,17 +41,16 @@ def train_toy(alignment, steps=400):
     optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-3)
     (robot, robot_pos), (human, _) = frames("robot", 0), frames("human", 1)  # human labels unused
     rng = np.random.default_rng(0)
-    domain = torch.cat([torch.zeros(BATCH), torch.ones(BATCH)])
     accuracy = []
     for _ in range(steps):
         r, h = rng.integers(0, POOL, BATCH), rng.integers(0, POOL, BATCH)  # unpaired draws
         features = encoder(torch.cat([robot[r], human[h]]))
         task = F.mse_loss(head(features[:BATCH]), robot_pos[r])
-        alignment_loss, _ = agent.alignment_loss(features, domain, None)
+        alignment_loss, _ = agent.transfer.alignment_loss(features, BATCH, None, agent.updates)
         optimizer.zero_grad(set_to_none=True)
         (task + alignment_loss).backward()
         optimizer.step()
-        accuracy.append(agent.update_discriminator(features.detach(), domain)["stat/domain_accuracy"])
+        accuracy.append(agent.after_encoder_step(features.detach(), BATCH)["stat/domain_accuracy"])
     with torch.no_grad():
         test_robot, test_robot_pos = frames("robot", 2)
         test_human, test_human_pos = frames("human", 3)

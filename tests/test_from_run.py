@@ -19,13 +19,13 @@ from test_cli import rlv
 from test_replay import to_old_format
 
 from rlv.cli import main
-from rlv.config import load_config
-from rlv.data.collect import episode_seed, rollout
+from rlv.collect.experts import episode_seed, rollout
+from rlv.collect.from_run import episode_bounds, success_function
 from rlv.data.dataset import load_dataset
-from rlv.data.from_run import episode_bounds, success_function
 from rlv.envs import make_env
 from rlv.envs.factory import episode_success
 from rlv.evaluate import load_run_agent
+from rlv.methods.registry import load_config
 
 
 def cli(*args: str, cwd: Path, check: bool = True) -> tuple[int, str, str]:

@@ -20,8 +20,9 @@ from test_validation import METHOD_OPTIONS, RANGE_BAD, all_fields, kind_of, meth
 from rlv.checkpoint import checkpoint_dirs
 from rlv.cli import main
 from rlv.config import config_to_dict
+from rlv.methods.registry import ranges_of
 from rlv.train import Trainer, train
-from rlv.validation import option_name, ranges_of
+from rlv.validation import option_name
 
 SCALE = float(os.environ.get("RLV_FUZZ_SCALE", "1"))
 

@@ -1,7 +1,7 @@
 """GAIfO through the command line: its presets match RLV's environment settings, a tiny
 `rlv train acrobot-gaifo` run and a pointmass-from-pixels run train and evaluate end to end, and its
-options are its own. (Contract tests: test_agents.py, test_image_agents.py; exact resume:
-test_train.py.)"""
+options are its own. (Contract tests: test_agents.py, test_image_agents.py; its discriminator and
+reward: test_method_rules.py; exact resume: test_train.py.)"""
 
 import dataclasses
 import json

@@ -6,13 +6,15 @@ and never trains the shared encoder."""
 import pytest
 import torch
 
-from rlv.agents import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
-from rlv.agents.base import PairedBatch
-from rlv.bco_options import BCOConfig
-from rlv.config import RLVConfig, SACConfig
-from rlv.gaifo_options import GAIfOConfig
+from rlv.batches import PairedBatch
+from rlv.config import SACConfig
+from rlv.methods import BCO, RLV, SAC, Batches, GAIfO, ObservationBatch, RobotBatch
+from rlv.methods.bco import BCOConfig
+from rlv.methods.gaifo import GAIfOConfig
+from rlv.methods.rlv import RLVConfig
 from rlv.nets import ImageEncoder, RandomShift
 from rlv.presets import RLPD_SAC
+from rlv.transfer import DomainAdversary, TransferConfig, inverse_model_anchor_loss
 
 SHAPE, ACT_DIM, B = (16, 16, 3), 2, 8
 
@@ -126,7 +128,8 @@ def test_idm_encoder_anchor_trains_the_encoder_not_the_inverse_model():
     agent = make("rlv", idm_encoder_weight=1.0)
     robot = robot_batch()
     features = agent.sac.encoder(robot.obs)
-    loss = agent.encoder_idm_loss(robot, features, agent.sac.encoder(robot.next_obs).detach())
+    next_features = agent.sac.encoder(robot.next_obs).detach()
+    loss, _ = inverse_model_anchor_loss(agent.idm, features, next_features, robot.action)
     loss.backward()
     assert loss.item() > 0 and sum(float(p.grad.abs().sum()) for p in agent.sac.encoder.parameters()) > 0
     assert all(p.grad is None for p in agent.idm.parameters())
@@ -151,8 +154,7 @@ def alignment_gradient(alignment, paired=None):
     agent = make("rlv", alignment=alignment, generator_weight=1.0, paired_weight=1.0)
     union = torch.cat([robot_batch().obs, obs_batch().obs])
     features = agent.sac.encoder(union)
-    domain = torch.cat([torch.zeros(B), torch.ones(B)])
-    loss, metrics = agent.alignment_loss(features, domain, paired)
+    loss, metrics = agent.transfer.alignment_loss(features, B, paired, agent.updates)
     agent.sac.critic_optim.zero_grad(set_to_none=True)
     if loss.requires_grad:
         loss.backward()
@@ -164,7 +166,8 @@ def alignment_gradient(alignment, paired=None):
 def test_adversarial_alignment_gradient_reaches_the_encoder():
     norm, metrics, agent = alignment_gradient("adversarial")
     assert norm > 0 and metrics["loss/generator"] > 0
-    assert all(p.grad is None for p in agent.discriminator.parameters())  # D is not trained by it
+    discriminator = agent.transfer.adversary.discriminator
+    assert all(p.grad is None for p in discriminator.parameters())  # D is not trained by it
 
 
 def test_original_alignment_never_reaches_the_encoder():
@@ -174,10 +177,8 @@ def test_original_alignment_never_reaches_the_encoder():
 
 def test_paired_loss_gradient_reaches_the_encoder():
     agent = make("rlv", alignment="adversarial", generator_weight=0.0, paired_weight=1.0)
-    loss, metrics = agent.alignment_loss(
-        torch.zeros(2 * B, agent.sac.encoder.out_dim),
-        torch.cat([torch.zeros(B), torch.ones(B)]),
-        paired_batch(),
+    loss, metrics = agent.transfer.alignment_loss(
+        torch.zeros(2 * B, agent.sac.encoder.out_dim), B, paired_batch(), agent.updates
     )
     loss.backward()
     assert metrics["loss/paired"] > 0
@@ -186,18 +187,20 @@ def test_paired_loss_gradient_reaches_the_encoder():
 
 def test_discriminator_step_moves_only_the_discriminator():
     agent = make("rlv", alignment="adversarial")
-    encoder, discriminator = snapshot(agent.sac.encoder), snapshot(agent.discriminator)
+    adversary = agent.transfer.adversary
+    encoder, discriminator = snapshot(agent.sac.encoder), snapshot(adversary.discriminator)
     features = agent.sac.encoder(torch.cat([robot_batch().obs, obs_batch().obs])).detach()
-    metrics = agent.update_discriminator(features, torch.cat([torch.zeros(B), torch.ones(B)]))
-    assert changed(discriminator, agent.discriminator) and not changed(encoder, agent.sac.encoder)
+    metrics = adversary.update(features, torch.cat([torch.zeros(B), torch.ones(B)]))
+    assert changed(discriminator, adversary.discriminator) and not changed(encoder, agent.sac.encoder)
     assert 0 <= metrics["stat/domain_accuracy"] <= 1
 
 
 def test_rlv_image_update_with_alignment_moves_discriminator_and_encoder():
     agent = make("rlv", alignment="adversarial")
-    encoder, discriminator = snapshot(agent.sac.encoder), snapshot(agent.discriminator)
+    adversary = agent.transfer.adversary
+    encoder, discriminator = snapshot(agent.sac.encoder), snapshot(adversary.discriminator)
     metrics = agent.update(Batches(robot_batch(), obs_batch(), paired_batch()))
-    assert changed(encoder, agent.sac.encoder) and changed(discriminator, agent.discriminator)
+    assert changed(encoder, agent.sac.encoder) and changed(discriminator, adversary.discriminator)
     assert {"loss/domain", "loss/generator", "loss/paired", "stat/domain_accuracy"} <= set(metrics)
 
 
@@ -227,16 +230,19 @@ def test_scale_free_alignment_ignores_the_features_scale():
     """Shrinking every feature 100x leaves the scale-free generator loss unchanged; the plain one
     falls (the collapse the option prevents)."""
     domain = torch.cat([torch.zeros(B), torch.ones(B)])
+    feature_dim = 64  # the features of make()'s encoder
     losses = {}
     for scale_free in (False, True):
-        agent = make("rlv", alignment="adversarial", scale_free_alignment=scale_free)
+        torch.manual_seed(0)
+        config = TransferConfig(alignment="adversarial", scale_free_alignment=scale_free)
+        adversary = DomainAdversary(feature_dim, config, torch.device("cpu"))
         generator = torch.Generator().manual_seed(0)
-        features = torch.randn(2 * B, agent.sac.encoder.out_dim, generator=generator)
+        features = torch.randn(2 * B, feature_dim, generator=generator)
         features[B:] += 1.0  # the domains differ
         for _ in range(100):
-            agent.update_discriminator(features, domain)
+            adversary.update(features, domain)
         with torch.no_grad():
-            shrunk = [agent.alignment_loss(features * k, domain, None)[0] for k in (1.0, 0.01)]
+            shrunk = [adversary.encoder_loss(features * k, domain, step=0)[0] for k in (1.0, 0.01)]
         losses[scale_free] = [loss.item() for loss in shrunk]
     plain, scale_free = losses[False], losses[True]
     assert abs(scale_free[0] - scale_free[1]) < 1e-3 * scale_free[0] and scale_free[0] > 1.0
@@ -256,12 +262,13 @@ class Scaled(torch.nn.Module):
 def test_paired_loss_scale(scale_free):
     """The scale-free paired loss is relative to the features' spread: the same at any scale."""
     agent = make("rlv", alignment="adversarial", scale_free_alignment=scale_free, generator_weight=0.0)
-    domain, base, values = torch.cat([torch.zeros(B), torch.ones(B)]), agent.sac.encoder, []
+    base, values = agent.sac.encoder, []
     for scale in (1.0, 0.01):
         agent.sac.encoder = Scaled(base, scale)
         torch.manual_seed(3)  # the same augmentation
         features = torch.zeros(2 * B, base.out_dim)
-        values.append(agent.alignment_loss(features, domain, paired_batch())[1]["loss/paired"])
+        _, metrics = agent.transfer.alignment_loss(features, B, paired_batch(), agent.updates)
+        values.append(metrics["loss/paired"])
     assert values[0] > 0
     if scale_free:
         assert abs(values[0] - values[1]) < 1e-3 * values[0]

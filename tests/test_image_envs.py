@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from rlv.data.collect import NoisyScriptedExpert, replay_actions, rollout
+from rlv.collect.experts import NoisyScriptedExpert, replay_actions, rollout
 from rlv.envs import make_env
 from rlv.envs.pointmass import AGENT_COLOUR, render_state
 from rlv.errors import RlvError

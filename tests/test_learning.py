@@ -3,11 +3,12 @@
 import pytest
 from conftest import tiny_config
 
-from rlv.config import RLVConfig, SACConfig
-from rlv.data.collect import collect_acrobot
+from rlv.collect.experts import collect_acrobot
+from rlv.config import SACConfig
 from rlv.data.dataset import write_dataset
 from rlv.envs import make_env
 from rlv.logger import read_csv
+from rlv.methods.rlv import RLVConfig
 from rlv.train import train
 
 
@@ -55,7 +56,7 @@ def test_rlv_from_pixels_reaches_the_pointmass_goal_from_robot_videos(tmp_path):
     # from ~5,000-6,000 env steps; SAC from scratch stays near 0 for 10,000.
     import dataclasses
 
-    from rlv.data.collect import NoisyScriptedExpert, collect_expert
+    from rlv.collect.experts import NoisyScriptedExpert, collect_expert
     from rlv.presets import get_preset
 
     data = collect_expert(

@@ -18,9 +18,9 @@ import pytest
 from test_cli import rlv
 from videos import frame, marker_row
 
-from rlv.data.converters import from_lerobot
+from rlv.collect.converters import from_lerobot
+from rlv.collect.video_import import ImportOptions, transform
 from rlv.data.dataset import load_dataset
-from rlv.data.video_import import ImportOptions, transform
 
 pytest.importorskip("pyarrow")
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from rlv.data.collect import average_return, calibrate_noise
+from rlv.collect.experts import average_return, calibrate_noise
 from rlv.errors import RlvError
-from rlv.plot import plot_runs
+from rlv.experiments.plot import plot_runs
 from rlv.train import train
 
 

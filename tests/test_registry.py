@@ -12,10 +12,11 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rlv.agents import METHODS, AgentContext, Batches, MethodSpec, Streams, register
 from rlv.cli import main
-from rlv.config import RLVConfig, config_to_dict
+from rlv.config import config_to_dict
 from rlv.logger import read_csv
+from rlv.methods import METHODS, AgentContext, Batches, MethodSpec, Streams, register
+from rlv.methods.rlv import RLVConfig
 from rlv.train import train
 from rlv.validation import at_least
 

@@ -15,8 +15,8 @@ import scipy.stats
 from rliable import library, metrics
 
 from rlv.config import TrainConfig, save_config
-from rlv.report import find_runs
-from rlv.stats import interval
+from rlv.experiments.report import find_runs
+from rlv.experiments.stats import interval
 
 FINALS = {"sac": [-100.0, -90.0, -95.0, -60.0], "rlv": [-70.0, -75.0, -65.0, -99.0]}
 

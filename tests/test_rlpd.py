@@ -13,13 +13,13 @@ from test_agents import ACT_DIM, OBS_DIM, B, robot_batch
 from test_cli import TINY
 from test_train import assert_same_state, final_agent, rows, train_interrupted_at
 
-from rlv.agents import SAC, Batches
 from rlv.cli import main
-from rlv.config import SACConfig, load_config
+from rlv.config import SACConfig
+from rlv.methods import SAC, Batches
+from rlv.methods.registry import check_config, load_config
 from rlv.nets import EnsembleCritic, TanhGaussianActor
 from rlv.presets import PRESETS, RLPD_SAC, RLPD_UPDATES_PER_STEP, get_preset
 from rlv.train import resume
-from rlv.validation import check_config
 
 HIDDEN = (32, 32)
 

@@ -5,7 +5,7 @@ from types import ModuleType
 
 import numpy as np
 
-from rlv.stats import iqm, median_ratio, ratio_interval, smooth, steps_to_reach
+from rlv.experiments.stats import iqm, median_ratio, ratio_interval, smooth, steps_to_reach
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -52,7 +52,7 @@ def test_smooth():
 
 
 def test_plot_band_covers_the_seed_mean():
-    from rlv.plot import band
+    from rlv.experiments.plot import band
 
     steps = np.array([1000, 2000, 3000])
     curves = [(steps, np.array([-100.0, -90.0, -80.0])), (steps, np.array([-100.0, -70.0, -60.0]))]
@@ -67,7 +67,7 @@ def test_benchmark_curves_csv_round_trips_and_redraws(tmp_path):
     redraw into a figure (what `--replot` does)."""
     common = benchmark_module("common")
 
-    from rlv.plot import plot_curves
+    from rlv.experiments.plot import plot_curves
 
     runs = {}
     for method, offset in (("sac", 0.0), ("rlv", 0.25)):

@@ -73,7 +73,7 @@ def test_sweep_refuses_bad_trials_before_writing_anything(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
     result = rlv("sweep", "s", "--resume", cwd=tmp_path)
     assert result.returncode == 1 and "no sweep.json to resume" in result.stderr
-    from rlv.cli import train_config
+    from rlv.command_line import train_config
     from rlv.config import save_config
 
     run = tmp_path / "old" / "acrobot-sac" / "seed_0"  # a run made before, with another budget
@@ -88,7 +88,7 @@ def test_sweep_refuses_bad_trials_before_writing_anything(tmp_path):
 
 
 def test_sweep_killed_midway_resumes_finished_kept_killed_continued_exactly(tmp_path):
-    from rlv.cli import train_config
+    from rlv.command_line import train_config
     from rlv.train import train
 
     args = ["sweep", "s", "--presets", "acrobot-sac", "--seeds", "0", "1", "--num-cpus", "1"]
@@ -136,7 +136,7 @@ def test_trials_of_the_local_ray_run_at_normal_priority():
     so a trial is not starved by whatever else runs on the machine."""
     import ray
 
-    from rlv.sweep import SweepResources, start_ray
+    from rlv.experiments.sweep import SweepResources, start_ray
 
     @ray.remote
     def niceness() -> int:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rlv.errors import RlvError
-from rlv.sweep_spec import SWEEP_FILE, grid, parse_overrides, read_spec, record, recorded
+from rlv.experiments.sweep_spec import SWEEP_FILE, grid, parse_overrides, read_spec, record, recorded
 
 
 def test_spec_file_grid_names_labels_and_command_lines(tmp_path):

@@ -10,8 +10,8 @@ import torch
 from conftest import tiny_config
 
 from rlv.checkpoint import latest_checkpoint, load_state
-from rlv.config import load_config
 from rlv.errors import RlvError
+from rlv.methods.registry import load_config
 from rlv.train import Trainer, resume, train
 
 VOLATILE = {"wall_time", "train/sps"}
@@ -159,7 +159,7 @@ def test_tensorboard_events_are_written(tmp_path):
 
 
 def test_amount_of_observation_data_is_limited(tmp_path, acrobot_dataset):
-    from rlv.config import RLVConfig
+    from rlv.methods.rlv import RLVConfig
     from rlv.train import build
 
     full = build(tiny_config(tmp_path, "rlv", acrobot_dataset))

@@ -19,9 +19,16 @@ from test_image_agents import (
     snapshot,
 )
 
-from rlv.agents import RLV, Batches
-from rlv.config import RLVConfig, SACConfig
-from rlv.nets import AppearanceRandomisation, ImageEncoder, RandomShift
+from rlv.config import SACConfig
+from rlv.methods import RLV, Batches
+from rlv.methods.rlv import RLVConfig
+from rlv.nets import ImageEncoder, RandomShift
+from rlv.transfer import (
+    AppearanceRandomisation,
+    paired_contrastive_loss,
+    reversal_weight,
+    temporal_contrast_loss,
+)
 
 
 def make(sac=None, **rlv):
@@ -51,7 +58,7 @@ def others_untouched(agent):
 def test_contrastive_loss_reaches_only_the_encoder():
     agent = make(contrastive_weight=1.0, paired_weight=0.0)
     features = agent.sac.encoder(torch.cat([robot_batch().obs, obs_batch().obs]))
-    loss, metrics = agent.alignment_loss(features, torch.cat([torch.zeros(B), torch.ones(B)]), paired_batch())
+    loss, metrics = agent.transfer.alignment_loss(features, B, paired_batch(), agent.updates)
     loss.backward()
     assert metrics["loss/contrastive"] > 0 and 0 <= metrics["stat/paired_retrieval"] <= 1
     assert "loss/paired" not in metrics  # paired_weight 0: no MSE term
@@ -60,12 +67,13 @@ def test_contrastive_loss_reaches_only_the_encoder():
 
 def test_contrastive_loss_cannot_be_won_by_collapse():
     """Identical features for every frame cost log P; features that tell the pairs apart cost less."""
-    agent = make(contrastive_weight=1.0)
     collapsed = torch.ones(B, 6)
-    assert agent.contrastive_loss(collapsed, collapsed)[0].item() == pytest.approx(math.log(B), rel=1e-5)
+    loss, _ = paired_contrastive_loss(collapsed, collapsed, temperature=0.1)
+    assert loss.item() == pytest.approx(math.log(B), rel=1e-5)
     distinct = torch.eye(B)
-    loss, retrieval = agent.contrastive_loss(distinct, distinct)
-    assert loss.item() < 0.01 and retrieval == 1.0
+    loss, metrics = paired_contrastive_loss(distinct, distinct, temperature=0.1)
+    assert loss.item() < 0.01 and metrics["stat/paired_retrieval"] == 1.0
+    assert metrics["loss/contrastive"] == loss.item()
 
 
 def test_temporal_loss_reaches_the_encoder_through_current_frames_only():
@@ -74,40 +82,46 @@ def test_temporal_loss_reaches_the_encoder_through_current_frames_only():
     next_union = torch.cat([robot_batch().next_obs, obs_batch().next_obs])
     features = agent.sac.encoder(union)
     next_features = agent.sac.encoder(next_union)
-    loss = agent.temporal_loss(features, next_features.detach(), B)
+    loss, metrics = temporal_contrast_loss(features, next_features.detach(), B, temperature=0.1)
     loss.backward()
     assert loss.item() > 0 and grad_norm(agent.sac.encoder) > 0 and others_untouched(agent)
-    assert agent.temporal_loss(torch.eye(2 * B), torch.eye(2 * B), B).item() < 0.01
+    assert metrics["loss/temporal"] == loss.item()
+    assert temporal_contrast_loss(torch.eye(2 * B), torch.eye(2 * B), B, temperature=0.1)[0].item() < 0.01
 
 
 def test_dann_reverses_the_discriminator_gradient_with_a_ramped_weight():
     """The encoder's dann loss is -lambda_p times the discriminator's BCE: its gradient is the
-    reversed one; lambda_0 = 0, then it rises to generator_weight."""
+    reversed one; lambda_0 = 0, then it rises to generator_weight. The agent's ramp reads its
+    gradient-step counter."""
     agent = make(alignment="dann", generator_weight=2.0, alignment_ramp_steps=100)
+    adversary = agent.transfer.adversary
     domain = torch.cat([torch.zeros(B), torch.ones(B)])
     features = torch.randn(2 * B, agent.sac.encoder.out_dim, generator=torch.Generator().manual_seed(0))
     weights = []
-    for updates in (0, 10, 50, 100, 1000):
-        agent.updates = updates
-        weights.append(agent.generator_loss(features, domain)[1]["stat/alignment_weight"])
+    for step in (0, 10, 50, 100, 1000):
+        weights.append(adversary.encoder_loss(features, domain, step)[1]["stat/alignment_weight"])
+        assert weights[-1] == reversal_weight(step, 100, 2.0)
     assert weights[0] == 0 and weights == sorted(weights) and weights[-1] == pytest.approx(2.0, rel=1e-3)
-    agent.updates = 100
+    agent.updates = 50
+    _, metrics = agent.transfer_loss(robot_batch(), features, features, None)
+    assert metrics["stat/alignment_weight"] == weights[2]
     encoder_side = features.clone().requires_grad_(True)
-    loss, _ = agent.generator_loss(encoder_side, domain)
+    loss, _ = adversary.encoder_loss(encoder_side, domain, 100)
     loss.backward()
     discriminator_side = features.clone().requires_grad_(True)
     torch.nn.functional.binary_cross_entropy_with_logits(
-        agent.discriminator(discriminator_side), domain
+        adversary.discriminator(discriminator_side), domain
     ).backward()
     torch.testing.assert_close(encoder_side.grad, -weights[3] * discriminator_side.grad)
-    frozen = [p.grad for p in agent.discriminator.parameters()]
+    frozen = [p.grad for p in adversary.discriminator.parameters()]
     assert all(g is not None for g in frozen)  # only from the discriminator-side backward above
 
 
 def test_dann_discriminator_is_spectrally_normalised():
     agent = make(alignment="dann")
-    agent.discriminator(torch.randn(4, agent.sac.encoder.out_dim))  # a forward runs the power iteration
-    for layer in agent.discriminator.net:
+    discriminator = agent.transfer.adversary.discriminator
+    discriminator(torch.randn(4, agent.sac.encoder.out_dim))  # a forward runs the power iteration
+    for layer in discriminator.net:
         if isinstance(layer, torch.nn.Linear):
             assert torch.linalg.matrix_norm(layer.weight, ord=2).item() == pytest.approx(1.0, abs=0.15)
 
@@ -167,7 +181,7 @@ def test_new_options_off_leave_the_update_as_it_was():
 
 
 def test_transfer_probe_scores_on_tiny_data():
-    from rlv.probe import PROBE_METHODS, ProbeConfig, run_probe
+    from rlv.experiments.probe import PROBE_METHODS, ProbeConfig, run_probe
 
     config = ProbeConfig(
         robot_episodes=4, human_episodes=4, eval_episodes=3, paired=100, eval_pairs=64, updates=3
@@ -182,7 +196,7 @@ def test_transfer_probe_scores_on_tiny_data():
 
 
 def test_ridge_probe_recovers_a_linear_map():
-    from rlv.probe import ridge
+    from rlv.experiments.probe import ridge
 
     generator = torch.Generator().manual_seed(0)
     features = torch.randn(500, 8, generator=generator)

@@ -13,10 +13,12 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rlv.bco_options import BCOConfig
 from rlv.cli import main
-from rlv.config import RLVConfig, SACConfig, config_to_dict, config_type
-from rlv.gaifo_options import GAIfOConfig
+from rlv.config import SACConfig, config_to_dict
+from rlv.methods.bco import BCOConfig
+from rlv.methods.gaifo import GAIfOConfig
+from rlv.methods.registry import config_type
+from rlv.methods.rlv import RLVConfig
 from rlv.train import Trainer, train
 from rlv.validation import option_name
 
@@ -180,7 +182,7 @@ def cli_cases() -> list[tuple[str, object]]:
 
 
 def test_every_config_field_has_bad_values():
-    from rlv.agents import METHODS
+    from rlv.methods import METHODS
 
     assert {name for name, spec in METHODS.items() if spec.options} == set(METHOD_OPTIONS)
     assert set(RANGE_BAD) | set(NESTED) == set(all_fields()), "a new config field needs bad values here"
@@ -282,7 +284,7 @@ def test_config_json_structure_errors_name_the_file(finished_run, capsys, conten
 
 
 def test_valid_config_json_with_integer_floats_is_accepted(finished_run):
-    from rlv.config import load_config
+    from rlv.methods.registry import load_config
 
     path = finished_run / "config.json"
     original = path.read_text()

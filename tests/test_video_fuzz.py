@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from videos import write_video
 
-from rlv.data.video_import import VIDEO_SUFFIXES, ImportOptions, import_videos
+from rlv.collect.video_import import VIDEO_SUFFIXES, ImportOptions, import_videos
 from rlv.errors import RlvError
 
 

@@ -15,8 +15,8 @@ import pytest
 from test_cli import rlv
 from videos import COLOURS, frame, marker_row, write_folder, write_video
 
+from rlv.collect.video_import import ImportOptions, import_videos, read_episode
 from rlv.data.dataset import load_dataset
-from rlv.data.video_import import ImportOptions, import_videos, read_episode
 from rlv.errors import RlvError
 
 SUFFIXES = [".mp4", ".webm", ".avi", ".mov", ".gif"]
@@ -198,7 +198,7 @@ def test_interrupted_import_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return read_episode(path, options, bar)
 
-    monkeypatch.setattr("rlv.data.video_import.read_episode", interrupt_on_second)
+    monkeypatch.setattr("rlv.collect.video_import.read_episode", interrupt_on_second)
     with pytest.raises(KeyboardInterrupt):
         import_videos(clips, tmp_path / "ds", ImportOptions(), {}, progress=False)
     assert not (tmp_path / "ds").exists() and leftovers(tmp_path) == []

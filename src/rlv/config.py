@@ -1,8 +1,10 @@
-"""Typed, frozen run configurations (the named presets are in rlv.presets).
+"""Typed, frozen run configurations (the named presets are in rlv.presets; each method's own
+options are in its module under rlv.methods).
 
 Every field has a docstring: tyro turns it into the `--help` text of the matching CLI option.
 The resolved config of a run is saved as `config.json` in its run directory and read back by
-`config_from_dict` (no pickle).
+`config_from_dict` (no pickle); `rlv.methods.registry.load_config` reads a run's file back with the
+config type of its method.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlv.errors import RlvError
+from rlv.files import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -66,73 +69,6 @@ class SACConfig:
     """Compile the encoder, actor and critics (and RLV's inverse model) with torch.compile: the
     first updates wait minutes for the compiler (a C++ compiler on cpu, Triton on cuda); results
     match eager mode to rounding, not bit for bit."""
-
-
-@dataclass(frozen=True)
-class RLVConfig:
-    """Settings specific to RLV: the observation (video) data, the inverse model and the relabelling."""
-
-    dataset: Path | None = None
-    """Action-free observation dataset directory (see docs/dataset_format.md). Required for algo=rlv."""
-    obs_batch_size: int = 256
-    """Observation transitions per gradient step (stacked under the robot batch)."""
-    max_episodes: int | None = None
-    """Use only the first N episodes of the dataset (ablation: amount of observation data)."""
-    idm_hidden: tuple[int, ...] = (64, 64, 64)
-    """Hidden widths of the inverse dynamics model d(o, o') -> a."""
-    idm_lr: float = 3e-4
-    """Adam learning rate of the inverse dynamics model."""
-    reward_scale: float = 10.0
-    """Relabelled reward of a done observation transition (the end of a successful video)."""
-    reward_bottom: float = -1.0
-    """Relabelled reward of every other observation transition."""
-    action_source: Literal["idm", "oracle", "zero"] = "idm"
-    """Actions for observation rows: inverse model (RLV), the dataset's true_actions (oracle), or zeros."""
-    reward_source: Literal["relabel", "true"] = "relabel"
-    """Rewards for observation rows: the sparse relabel rule (RLV) or the dataset's ground-truth rewards."""
-    timelimit_done: bool = False
-    """Original quirk: the last transition of every episode is done (and gets `reward_scale`),
-    also when the episode only hit the time limit."""
-    alignment: Literal["none", "adversarial", "dann", "original"] = "none"
-    """Adversarial domain alignment of image features: none; adversarial (flipped-label generator
-    loss into the shared encoder); dann (by the book: gradient reversal with a weight ramped over
-    --rlv.alignment-ramp-steps and a spectrally normalised discriminator); original (the release's
-    behaviour: the discriminator trains, the encoder never sees its gradient)."""
-    generator_weight: float = 1.0
-    """Weight of the generator (confusion) loss relative to the critic loss on the shared encoder
-    (with dann: the weight the ramp ends at)."""
-    alignment_ramp_steps: int = 5000
-    """dann: gradient steps over which the reversal weight rises as 2 / (1 + exp(-10 p)) - 1."""
-    paired_dataset: Path | None = None
-    """Paired robot/human frames (rlv collect --paired) for the paired feature loss."""
-    paired_weight: float = 1.0
-    """Weight of the paired-frame feature MSE relative to the critic loss."""
-    paired_batch_size: int = 256
-    """Paired frames per gradient step (also the negatives of the contrastive loss: P - 1 each)."""
-    contrastive_weight: float = 0.0
-    """Weight of the paired InfoNCE loss (time-contrastive-network style): each human frame's
-    features must be closer (cosine) to its own robot frame's than to the batch's other robot
-    frames, and vice versa. Needs --rlv.paired-dataset; cannot be lowered by collapsing features."""
-    contrastive_similarity: Literal["cosine", "distance"] = "cosine"
-    """Similarity of the contrastive loss: cosine of the features, or minus their squared distance
-    (which also makes paired features equal in size, as the critic and inverse model read them)."""
-    contrastive_temperature: float = 0.1
-    """Temperature of the contrastive and temporal InfoNCE losses."""
-    temporal_weight: float = 0.0
-    """Weight of the self-supervised temporal contrast on both domains' frames: f(o_t) must be
-    closer to its own f(o_t+1) than to the other rows' next frames (no actions, no pairs)."""
-    discriminator_lr: float = 3e-4
-    """Adam learning rate of the domain discriminator."""
-    scale_free_alignment: bool = False
-    """Make the alignment losses blind to the features' scale: the discriminator sees features
-    standardised over the batch (per dimension, with gradient) and the paired loss is divided by
-    the features' batch variance. Without it the encoder can satisfy both by shrinking every
-    feature toward one point (watch stat/feature_std)."""
-    idm_encoder_weight: float = 0.0
-    """Weight of the inverse-model loss on the shared image encoder (0: the encoder learns from the
-    critic and alignment only, the inverse model reads detached features). >0: L_d on the robot rows
-    also trains f through f(s), keeping motion in the features (an anchor against the collapse that
-    alignment can cause; the original's inverse model trained its own encoder copy). Images only."""
 
 
 @dataclass(frozen=True)
@@ -209,22 +145,6 @@ def method_config_type(name: str, options: type | None) -> type[TrainConfig]:
     return _METHOD_TYPES[name, options]
 
 
-def config_type(algo: str) -> type[TrainConfig]:
-    """The config type of a run of the registered method `algo` (RlvError when unknown)."""
-    from rlv.agents.registry import method_spec
-
-    return method_config_type(algo, method_spec(algo).options)
-
-
-def with_algo(config: TrainConfig, algo: str, options: Any = None) -> TrainConfig:
-    """`config`'s run settings for the method `algo`, with its `options` (default: its defaults;
-    the options of the previous method are dropped)."""
-    kind = config_type(algo)
-    core = {item.name: getattr(config, item.name) for item in dataclasses.fields(TrainConfig)}
-    extra = {algo: options} if options is not None else {}
-    return kind(**(core | {"algo": algo} | extra))
-
-
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A JSON-ready dict of a (nested) config dataclass."""
 
@@ -274,50 +194,6 @@ def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     return cls(**{key: _coerce(hints[key], value) for key, value in data.items()})
 
 
-def run_config_type(data: Any) -> type[TrainConfig]:
-    """The config type of a run read from JSON, by its `algo` (an RlvError naming the key)."""
-    algo = data.get("algo", "sac") if isinstance(data, dict) else "sac"
-    if type(algo) is not str:
-        raise RlvError(f"algo: must be a string, got {algo!r}")
-    try:
-        return config_type(algo)
-    except RlvError as error:
-        raise RlvError(f"algo: {error}") from error
-
-
-def legacy_fields(data: Any) -> Any:
-    """Config files written before the method registry hold an `rlv` block for every algo; for a
-    method other than rlv it never had an effect, and is dropped."""
-    if isinstance(data, dict) and data.get("algo", "sac") != "rlv" and isinstance(data.get("rlv"), dict):
-        kind = run_config_type(data)
-        if "rlv" not in {item.name for item in dataclasses.fields(kind)}:
-            return {key: value for key, value in data.items() if key != "rlv"}
-    return data
-
-
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write the resolved config as JSON (atomically: a full disk leaves the old file)."""
-    from rlv.files import write_text_atomic
-
     write_text_atomic(path, json.dumps(config_to_dict(config), indent=2) + "\n")
-
-
-def load_config(path: Path) -> TrainConfig:
-    """Read a run's `config.json` and check every field (type and range); a problem is one
-    RlvError naming the file and the key."""
-    from rlv.validation import check_config
-
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise RlvError(f"{path}: no such file (not a run directory?)") from error
-    except json.JSONDecodeError as error:
-        raise RlvError(f"{path}: not valid JSON ({error.msg})") from error
-    except (OSError, ValueError) as error:  # unreadable, not UTF-8, an integer of >4300 digits
-        raise RlvError(f"{path}: unreadable ({error})") from error
-    try:
-        config = config_from_dict(run_config_type(data), legacy_fields(data), "the top level")
-    except RlvError as error:
-        raise RlvError(f"{path}: {error}") from error
-    check_config(config, source=path)
-    return config

@@ -9,13 +9,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlv.agents import Agent, build_agent
 from rlv.checkpoint import LOAD_ERRORS, STATE_FILE, load_newest, load_state, state_mismatch
-from rlv.config import TrainConfig, load_config
+from rlv.config import TrainConfig
 from rlv.data.tools import VIDEO_CODECS, write_video
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
+from rlv.methods import Agent, build_agent
+from rlv.methods.registry import load_config
 from rlv.observation import ObservationKind
 from rlv.validation import MAX_SEED, check_device
 

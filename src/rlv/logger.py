@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import csv
 import math
+import time
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from rlv.errors import RlvError
+
+EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
+TRAIN_COLUMNS = [
+    "env_step",
+    "grad_step",
+    "episodes",
+    "wall_time",
+    "train/sps",
+    "train/episode_return",
+    "train/episode_length",
+    "train/episode_success",
+]
 
 
 class CsvLog:
@@ -116,3 +131,39 @@ class TensorBoard:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class RunLogs:
+    """What a training run writes while it runs: train.csv (the counters, then `metrics`, the
+    agent's update metrics), eval.csv, TensorBoard events when `config.tensorboard`, and the
+    progress bar; `start_time` and `start_step` are when and where this session of the run began."""
+
+    def __init__(self, run_dir: Path, metrics: list[str], config: Any, start_step: int) -> None:
+        self.train_log = CsvLog(run_dir / "train.csv", TRAIN_COLUMNS + metrics)
+        self.eval_log = CsvLog(run_dir / "eval.csv", EVAL_COLUMNS)
+        self.board = TensorBoard(run_dir / "tb") if config.tensorboard else None
+        self.bar = tqdm(
+            total=config.total_steps,
+            initial=start_step,
+            disable=not config.progress,
+            unit="step",
+            dynamic_ncols=True,
+        )
+        self.start_time, self.start_step = time.perf_counter(), start_step
+
+    def write_train(self, row: dict[str, Any], step: int) -> None:
+        self.train_log.write(row)
+        if self.board:
+            self.board.write(row, step)
+
+    def write_eval(self, row: dict[str, Any], step: int) -> None:
+        self.eval_log.write(row)
+        if self.board:
+            self.board.write(row, step)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.train_log.close()
+        self.eval_log.close()
+        if self.board:
+            self.board.close()

@@ -11,16 +11,31 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import torch
 from torch import nn
 
 from rlv.config import SACConfig
 from rlv.errors import RlvError
-from rlv.nets import AppearanceRandomisation, ImageEncoder, RandomShift
+from rlv.nets import ImageEncoder, RandomShift
+from rlv.transfer.appearance import AppearanceRandomisation
 
 
 def is_image(obs_shape: Sequence[int]) -> bool:
     """Observations of shape (H, W, 3) are images (uint8); (D,) are state vectors."""
     return len(obs_shape) == 3 and obs_shape[-1] == 3
+
+
+def stored_dtype(dtype: np.dtype | type) -> type:
+    """How observations of `dtype` are stored (datasets, replay): uint8 frames as they are, anything
+    else as float32 vectors."""
+    return np.uint8 if np.dtype(dtype) == np.uint8 else np.float32
+
+
+def observation_batch(obs: np.ndarray, device: torch.device) -> torch.Tensor:
+    """One observation as a batch of one, as the encoder takes it: (1, H, W, 3) uint8 frames, or
+    (1, D) float32 vectors (an env may return float64)."""
+    batch = torch.as_tensor(obs, device=device).unsqueeze(0)
+    return batch if batch.dtype == torch.uint8 else batch.float()
 
 
 @dataclass(frozen=True)

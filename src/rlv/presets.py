@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from rlv.bco_options import BCOConfig
-from rlv.config import RLVConfig, SACConfig, TrainConfig, method_config_type
+from rlv.config import SACConfig, TrainConfig, method_config_type
 from rlv.errors import RlvError
-from rlv.gaifo_options import GAIfOConfig
+from rlv.methods.bco import BCOConfig
+from rlv.methods.gaifo import GAIfOConfig
+from rlv.methods.rlv import RLVConfig
 
 
 def _rlv(base: TrainConfig, options: RLVConfig) -> TrainConfig:

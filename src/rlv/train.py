@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlv.agents import Agent, Streams, build_agent, method_options, method_spec
 from rlv.checkpoint import (
     LOAD_ERRORS,
     STATE_FILE,
@@ -41,32 +39,17 @@ from rlv.checkpoint import (
     save_checkpoint,
     state_mismatch,
 )
-from rlv.config import TrainConfig, load_config, save_config
-from rlv.data.dataset import load_dataset
-from rlv.data.device import BatchSampler
-from rlv.data.paired import PairedSampler, load_paired
-from rlv.data.replay import ObservationSampler, ReplayBuffer, rng_state, set_rng_state
+from rlv.config import TrainConfig, save_config
+from rlv.data.replay import rng_state, set_rng_state
 from rlv.data.replay_files import REPLAY_DIR, has_replay, load_replay, save_replay
-from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
 from rlv.evaluate import evaluate
 from rlv.files import make_dir_atomic, run_lock, write_text_atomic
-from rlv.logger import CsvLog, MetricWindow, TensorBoard, truncate_csv
-from rlv.observation import ObservationKind
-from rlv.validation import check_compile, check_config, check_device
-
-EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
-TRAIN_COLUMNS = [
-    "env_step",
-    "grad_step",
-    "episodes",
-    "wall_time",
-    "train/sps",
-    "train/episode_return",
-    "train/episode_length",
-    "train/episode_success",
-]
+from rlv.logger import MetricWindow, RunLogs, truncate_csv
+from rlv.methods.registry import check_config, load_config
+from rlv.run_setup import Setup, build
+from rlv.validation import check_compile, check_device
 
 
 @dataclass
@@ -79,72 +62,13 @@ class Counters:
 
 
 @dataclass
-class Setup:
-    """Everything a run needs, built and validated before its directory is touched: the streams
-    its method declares (robot replay always; observation and paired samplers when declared)."""
+class EpisodeInProgress:
+    """The episode the trainer is in: its last observation (None at an episode boundary: the next
+    step resets), return and length so far."""
 
-    env: gym.Env
-    eval_env: gym.Env
-    agent: Agent
-    replay: ReplayBuffer
-    sampler: ObservationSampler | None
-    explore_rng: np.random.Generator
-    batches: BatchSampler
-    """Draws each update's batches from replay, sampler and paired (on the device with a GPU)."""
-    paired: PairedSampler | None = None
-    streams: Streams = dataclasses.field(default_factory=Streams)
-
-
-def build(config: TrainConfig) -> Setup:
-    """Validate the config against env and data, seed everything, build the method's agent and the
-    data streams it declares."""
-    env = make_env(config.env, config.seed, config.horizon, config.domain)
-    eval_env = make_env(config.env, config.seed + 1, config.horizon, config.domain)
-    obs = ObservationKind.of_space(env.observation_space, config.env)
-    obs.check_options(config.sac, config.env)
-    spec, options = method_spec(config.algo), method_options(config)
-    streams = spec.streams(options)
-    sampler = observation_sampler(streams, obs, config) if streams.observations is not None else None
-    spec.check(options, obs, sampler, config.env)
-    paired = paired_sampler(streams, obs, config) if streams.paired is not None else None
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    act_dim = env.action_space.shape[0]
-    agent = build_agent(config, obs, act_dim)
-    replay = ReplayBuffer(obs.shape, act_dim, config.replay_size, config.seed + 2, obs.dtype)
-    explore_rng = np.random.default_rng(config.seed + 4)
-    device = torch.device(config.device)
-    on_device = config.sample_on_device and device.type != "cpu"
-    batches = BatchSampler(replay, sampler, paired, device, on_device)
-    return Setup(env, eval_env, agent, replay, sampler, explore_rng, batches, paired, streams)
-
-
-def observation_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> ObservationSampler:
-    """The declared observation dataset, checked against the env's observations."""
-    assert streams.observations is not None
-    dataset = load_dataset(streams.observations, streams.max_episodes)
-    if dataset.obs_shape != obs.shape:
-        raise RlvError(
-            f"{streams.observations}: observations have shape {dataset.obs_shape}, "
-            f"but {config.env} observations have shape {obs.shape}"
-        )
-    if obs.image and dataset.meta["obs_dtype"] != "uint8":
-        raise RlvError(
-            f"{streams.observations}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
-        )
-    return ObservationSampler(dataset, seed=config.seed + 3, timelimit_done=streams.timelimit_done)
-
-
-def paired_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> PairedSampler:
-    """The declared paired frames, checked against the env's observations."""
-    assert streams.paired is not None
-    frames = load_paired(streams.paired)
-    if tuple(frames.robot.shape[1:]) != obs.shape:
-        raise RlvError(
-            f"{streams.paired}: paired frames have shape {frames.robot.shape[1:]}, "
-            f"but {config.env} observations have shape {obs.shape}"
-        )
-    return PairedSampler(frames, seed=config.seed + 5)
+    obs: np.ndarray | None = None
+    episode_return: float = 0.0
+    length: int = 0
 
 
 class Trainer:
@@ -245,74 +169,73 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> dict[str, Any]:
-        config, setup, counters = self.config, self.setup, self.counters
-        train_log = CsvLog(self.run_dir / "train.csv", TRAIN_COLUMNS + list(type(setup.agent).METRICS))
-        eval_log = CsvLog(self.run_dir / "eval.csv", EVAL_COLUMNS)
-        board = TensorBoard(self.run_dir / "tb") if config.tensorboard else None
-        bar = tqdm(
-            total=config.total_steps,
-            initial=counters.env_step,
-            disable=not config.progress,
-            unit="step",
-            dynamic_ncols=True,
-        )
-        start_time, start_step = time.perf_counter(), counters.env_step
-        obs: np.ndarray | None = None
-        episode_return, episode_length = 0.0, 0
+        """Train to `config.total_steps`: act, store, update, log, evaluate, checkpoint; then the
+        final evaluation, checkpoint and summary.json."""
+        config, counters = self.config, self.counters
+        logs = RunLogs(self.run_dir, list(type(self.setup.agent).METRICS), config, counters.env_step)
+        episode = EpisodeInProgress()
         try:
             while counters.env_step < config.total_steps:
-                if obs is None:
-                    obs, _ = setup.env.reset()
-                    episode_return, episode_length = 0.0, 0
-                action = self.explore(obs)
-                next_obs, reward, terminated, truncated, info = setup.env.step(action)
-                setup.replay.add(obs, action, reward, next_obs, terminated)
-                obs = next_obs
-                counters.env_step += 1
-                episode_return += float(reward)
-                episode_length += 1
-                if counters.env_step > config.random_steps:
-                    for _ in range(config.updates_per_step):
-                        self.window.add(self.update())
-                        counters.grad_step += 1
-                if terminated or truncated:
-                    counters.episodes += 1
-                    success = success_of(info)
-                    self.episode_window.add(
-                        {
-                            "train/episode_return": episode_return,
-                            "train/episode_length": float(episode_length),
-                            "train/episode_success": success,
-                        }
-                    )
-                    obs = None
-                if counters.env_step % config.log_every == 0:
-                    sps = (counters.env_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
-                    row = self.train_row(sps, time.perf_counter() - start_time)
-                    train_log.write(row)
-                    if board:
-                        board.write(row, counters.env_step)
-                if counters.env_step % config.eval_every == 0:
-                    self.last_eval = self.run_eval()
-                    eval_log.write(self.last_eval)
-                    if board:
-                        board.write(self.last_eval, counters.env_step)
-                if obs is None and counters.env_step - self.last_checkpoint_due >= config.checkpoint_every:
-                    self.last_checkpoint_due = counters.env_step - counters.env_step % config.checkpoint_every
-                    self.save(f"step_{counters.env_step:09d}", at_episode_boundary=True)
-                if counters.env_step % 100 == 0:
-                    bar.update(counters.env_step - bar.n)
-                    bar.set_postfix(self.postfix(start_time, start_step), refresh=False)
-            bar.update(counters.env_step - bar.n)
+                self.env_step(episode)
+                self.after_env_step(episode, logs)
+            logs.bar.update(counters.env_step - logs.bar.n)
         finally:
-            bar.close()
-            train_log.close()
-            eval_log.close()
-            if board:
-                board.close()
+            logs.close()
+        return self.finish(at_episode_boundary=episode.obs is None, start_time=logs.start_time)
+
+    def env_step(self, episode: EpisodeInProgress) -> None:
+        """One env step (a reset first at an episode boundary), stored in the replay, then the
+        gradient steps once past `random_steps`; an episode end goes to the episode window."""
+        setup, counters = self.setup, self.counters
+        if episode.obs is None:
+            episode.obs, _ = setup.env.reset()
+            episode.episode_return, episode.length = 0.0, 0
+        action = self.explore(episode.obs)
+        next_obs, reward, terminated, truncated, info = setup.env.step(action)
+        setup.replay.add(episode.obs, action, reward, next_obs, terminated)
+        episode.obs = next_obs
+        counters.env_step += 1
+        episode.episode_return += float(reward)
+        episode.length += 1
+        if counters.env_step > self.config.random_steps:
+            for _ in range(self.config.updates_per_step):
+                self.window.add(self.update())
+                counters.grad_step += 1
+        if terminated or truncated:
+            counters.episodes += 1
+            self.episode_window.add(
+                {
+                    "train/episode_return": episode.episode_return,
+                    "train/episode_length": float(episode.length),
+                    "train/episode_success": success_of(info),
+                }
+            )
+            episode.obs = None
+
+    def after_env_step(self, episode: EpisodeInProgress, logs: RunLogs) -> None:
+        """What is due at this env step: a train.csv row, an evaluation, a checkpoint (only at an
+        episode boundary), the progress bar."""
+        config, counters = self.config, self.counters
+        if counters.env_step % config.log_every == 0:
+            elapsed = time.perf_counter() - logs.start_time
+            sps = (counters.env_step - logs.start_step) / max(elapsed, 1e-9)
+            logs.write_train(self.train_row(sps, elapsed), counters.env_step)
+        if counters.env_step % config.eval_every == 0:
+            self.last_eval = self.run_eval()
+            logs.write_eval(self.last_eval, counters.env_step)
+        if episode.obs is None and counters.env_step - self.last_checkpoint_due >= config.checkpoint_every:
+            self.last_checkpoint_due = counters.env_step - counters.env_step % config.checkpoint_every
+            self.save(f"step_{counters.env_step:09d}", at_episode_boundary=True)
+        if counters.env_step % 100 == 0:
+            logs.bar.update(counters.env_step - logs.bar.n)
+            logs.bar.set_postfix(self.postfix(logs.start_time, logs.start_step), refresh=False)
+
+    def finish(self, at_episode_boundary: bool, start_time: float) -> dict[str, Any]:
+        """The final evaluation (unless one ran at this step), the final checkpoint and summary.json."""
+        counters = self.counters
         if not self.last_eval or self.last_eval["env_step"] != counters.env_step:
             self.last_eval = self.run_eval()
-        self.save("final", at_episode_boundary=obs is None)
+        self.save("final", at_episode_boundary=at_episode_boundary)
         summary = {
             "status": "finished",
             **dataclasses.asdict(counters),

@@ -10,12 +10,17 @@ from disk.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
+import os
+import shutil
 import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
+
+import torch
 
 from rlv.errors import RlvError
 
@@ -80,6 +85,24 @@ RANGES: dict[str, Check] = {
 A method's own options are checked by the ranges its `MethodSpec` declares."""
 
 
+def number_problem(value: Any) -> str | None:
+    """What is wrong with `value` as a float field: not a number, or not finite."""
+    if type(value) not in (int, float):
+        return "must be a number"
+    finite = abs(value) < 2**1023 if type(value) is int else math.isfinite(value)
+    return None if finite else "must be a finite number"
+
+
+SCALAR_PROBLEMS: dict[Any, Check] = {
+    bool: lambda value: None if type(value) is bool else "must be true or false",
+    int: lambda value: None if type(value) is int else "must be an integer",
+    float: number_problem,
+    str: lambda value: None if type(value) is str else "must be a string",
+    Path: lambda value: None if isinstance(value, Path) and str(value).strip() else "must be a path",
+}
+"""The type check of each plain field type."""
+
+
 def type_problem(kind: Any, value: Any) -> str | None:
     """What is wrong with the type of `value` for the annotation `kind`, or None."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
@@ -93,19 +116,8 @@ def type_problem(kind: Any, value: Any) -> str | None:
     if origin is tuple:
         ok = isinstance(value, tuple) and all(type(item) is int for item in value)
         return None if ok else "must be a list of integers"
-    if kind is bool:
-        return None if type(value) is bool else "must be true or false"
-    if kind is int:
-        return None if type(value) is int else "must be an integer"
-    if kind is float:
-        if type(value) not in (int, float):
-            return "must be a number"
-        finite = abs(value) < 2**1023 if type(value) is int else math.isfinite(value)
-        return None if finite else "must be a finite number"
-    if kind is str:
-        return None if type(value) is str else "must be a string"
-    if kind is Path:
-        return None if isinstance(value, Path) and str(value).strip() else "must be a path"
+    if kind in SCALAR_PROBLEMS:
+        return SCALAR_PROBLEMS[kind](value)
     if dataclasses.is_dataclass(kind):
         return None if isinstance(value, kind) else "must be an object of its own fields"
     return None
@@ -155,60 +167,13 @@ def combination_problems(config: Any) -> list[tuple[str, str]]:
     return problems
 
 
-def ranges_of(algo: str) -> dict[str, Check]:
-    """The range checks of a run of the registered method `algo`, by dotted path: the run's own
-    (RANGES) and the method's options' (`<algo>.<field>`)."""
-    from rlv.agents.registry import method_spec
-
-    spec = method_spec(algo)
-    return RANGES | {f"{spec.name}.{key}": check for key, check in spec.ranges.items()}
-
-
-def method_problems(config: Any) -> tuple[dict[str, Check], list[tuple[str, str]]]:
-    """The range checks of the run (`ranges_of`), and a problem when its method is unknown or the
-    config does not carry that method's options."""
-    from rlv.agents.registry import method_spec
-    from rlv.config import config_type
-
-    if type(config.algo) is not str:
-        return {}, [("algo", f"must be a string, got {show(config.algo)}")]
-    try:
-        spec = method_spec(config.algo)
-    except RlvError as error:
-        return {}, [("algo", str(error))]
-    if type(config) is not config_type(config.algo):
-        return {}, [("algo", f"{config.algo!r} does not match the method options of this config")]
-    return ranges_of(spec.name), []
-
-
 def option_name(field: str) -> str:
     """The command-line option of a dotted field: `sac.batch_size` -> `--sac.batch-size`."""
     return "--" + field.replace("_", "-")
 
 
-def check_config(config: Any, source: Path | None = None) -> None:
-    """Raise one RlvError for the first bad field of `config` (run fields, then the method's own
-    options): named as an option, or as a key of `source` (the config.json it was read from)."""
-    ranges, problems = method_problems(config)
-    if not problems:
-        problems = field_problems(config, ranges=ranges)
-    if not problems:
-        problems = combination_problems(config)
-    if not problems:
-        from rlv.agents.registry import method_options, method_spec
-
-        spec = method_spec(config.algo)
-        problems = [(f"{spec.name}.{key}", text) for key, text in spec.problems(method_options(config))]
-    if problems:
-        field, problem = problems[0]
-        where = f"{source}: {field}" if source is not None else option_name(field)
-        raise RlvError(f"{where}: {problem}")
-
-
 def check_device(device: str, where: str = "--device") -> None:
     """Refuse a device string torch does not know or cannot use on this machine."""
-    import torch
-
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError) as error:
@@ -235,10 +200,6 @@ CXX_COMPILERS = ("g++", "c++", "clang++")
 def check_compile(compile_networks: bool, device: str, where: str = "--sac.compile") -> None:
     """Refuse torch.compile where its code generation cannot run: on cpu without a C++ compiler,
     on cuda without Triton (both would fail only at the first update, inside the training loop)."""
-    import importlib.util
-    import os
-    import shutil
-
     if not compile_networks:
         return
     if device.startswith("cuda"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlv.agents.base import Batches, ObservationBatch, PairedBatch, RobotBatch
+from rlv.batches import Batches, ObservationBatch, PairedBatch, RobotBatch
 from rlv.data.paired import PairedSampler
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.errors import RlvError

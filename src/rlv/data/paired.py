@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlv.agents.base import PairedBatch
+from rlv.batches import PairedBatch
 from rlv.data.dataset import atomic_directory, npz_problem, read_format_meta
 from rlv.errors import RlvError
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from rlv.data.dataset import load_dataset
 from rlv.data.paired import is_paired, load_paired
 from rlv.errors import RlvError
+from rlv.observation import is_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
@@ -33,7 +31,7 @@ def sheet_rows(path: Path, rows: int, columns: int) -> list[tuple[str, np.ndarra
         return [("robot", frames.robot[index]), ("human", frames.human[index])]
     dataset = load_dataset(path)
     shape = dataset.obs_shape
-    if len(shape) != 3 or shape[-1] != 3 or dataset.meta["obs_dtype"] != "uint8":
+    if not is_image(shape) or dataset.meta["obs_dtype"] != "uint8":
         raise RlvError(
             f"{path}: observations of shape {shape} ({dataset.meta['obs_dtype']}) are not "
             "RGB images; nothing to preview"
@@ -79,7 +77,8 @@ def write_contact_sheet(
             grid[top : top + height, left : left + width] = frame
     dpi = 100
     figure_width = grid.shape[1] * scale / dpi + 2.6
-    figure, axes = plt.subplots(figsize=(figure_width, grid.shape[0] * scale / dpi + 0.5), dpi=dpi)
+    figure = Figure(figsize=(figure_width, grid.shape[0] * scale / dpi + 0.5), dpi=dpi)
+    axes = figure.subplots()
     axes.imshow(grid, interpolation="nearest")
     axes.set_yticks([row * (height + gap) + height / 2 for row in range(len(content))])
     axes.set_yticklabels([label for label, _ in content], fontsize=7)
@@ -93,6 +92,5 @@ def write_contact_sheet(
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(out).with_name(f".{Path(out).name}.tmp{Path(out).suffix}")
     figure.savefig(tmp)
-    plt.close(figure)
     tmp.replace(out)
     return Path(out)

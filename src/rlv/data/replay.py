@@ -11,8 +11,9 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from rlv.agents.base import ObservationBatch, RobotBatch
+from rlv.batches import ObservationBatch, RobotBatch
 from rlv.data.dataset import Dataset
+from rlv.observation import stored_dtype
 
 
 def rng_state(rng: np.random.Generator) -> str:
@@ -226,7 +227,7 @@ class ObservationSampler:
             done.append(flags)
             actions.append(episode.true_actions)
             rewards.append(episode.rewards)
-        dtype = np.uint8 if obs[0].dtype == np.uint8 else np.float32  # images stay uint8
+        dtype = stored_dtype(obs[0].dtype)
         self.obs = np.concatenate(obs).astype(dtype)
         self.next_obs = np.concatenate(next_obs).astype(dtype)
         self.done = np.concatenate(done)

@@ -10,6 +10,7 @@ import numpy as np
 
 from rlv.data.dataset import DatasetWriter, atomic_directory, load_dataset
 from rlv.errors import RlvError
+from rlv.observation import is_image
 
 VIDEO_CODECS = {".mp4": "libx264", ".webm": "libvpx-vp9", ".gif": "gif"}
 
@@ -52,7 +53,7 @@ def dataset_to_video(
     three black frames between episodes; returns the file and the number of frames."""
     dataset = load_dataset(path, episodes)
     shape = dataset.obs_shape
-    if len(shape) != 3 or shape[-1] != 3 or dataset.meta["obs_dtype"] != "uint8":
+    if not is_image(shape) or dataset.meta["obs_dtype"] != "uint8":
         raise RlvError(f"{path}: observations of shape {shape} are not RGB images; no video")
     gap = np.zeros((3, *shape), dtype=np.uint8)
     clips = []
