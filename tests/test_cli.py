@@ -151,6 +151,21 @@ BCO_TINY = [token.replace("--rlv.", "--bco.") for token in TINY]
 """TINY for a BCO run: the same sizes under BCO's own option names."""
 
 
+def without_method_options(args: list[str], method: str) -> list[str]:
+    """`args` without the `--METHOD.*` options and their values (for a run of another method)."""
+    kept, skipping = [], False
+    for token in args:
+        if token.startswith("--"):
+            skipping = token.startswith(f"--{method}.")
+        if not skipping:
+            kept.append(token)
+    return kept
+
+
+SAC_TINY = without_method_options(TINY, "rlv")
+"""TINY for a SAC run, which has no --rlv.* options."""
+
+
 def test_bco_preset_trains_resumes_and_evaluates(workdir):
     help_text = rlv("train", "acrobot-bco", "--help", cwd=workdir).stdout
     assert "--bco.alpha" in help_text and "--rlv." not in help_text

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import TINY, rlv
+from test_cli import SAC_TINY, TINY, rlv
 from test_cli_images import TINY_IMAGE, visual  # noqa: F401 - `visual` is a fixture used below
 from test_train import assert_same_state, rows
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 FORK = multiprocessing.get_context("fork")
 KILL_SEED = 20_240_610
 KILLS_PER_RUN = 3
-ACROBOT = [*TINY, "--total-steps", "400", "--random-steps", "100", "--eval-every", "100"]
+ACROBOT = ["--total-steps", "400", "--random-steps", "100", "--eval-every", "100"]
 ACROBOT += ["--log-every", "50", "--checkpoint-every", "50"]
 POINTMASS = [*TINY_IMAGE, "--total-steps", "240", "--eval-every", "80", "--checkpoint-every", "40"]
 RUNS = {"acrobot-sac": 8, "acrobot-rlv": 8, "pointmass-rlv-align": 4}
@@ -40,9 +40,9 @@ RUNS = {"acrobot-sac": 8, "acrobot-rlv": 8, "pointmass-rlv-align": 4}
 def train_args(preset: str, acrobot_data: Path, visual_data: Path) -> list[str]:
     """The `rlv train` arguments of a campaign run (without --out)."""
     if preset == "acrobot-sac":
-        return ["train", preset, *ACROBOT]
+        return ["train", preset, *SAC_TINY, *ACROBOT]
     if preset == "acrobot-rlv":
-        return ["train", preset, "--rlv.dataset", str(acrobot_data), *ACROBOT]
+        return ["train", preset, "--rlv.dataset", str(acrobot_data), *TINY, *ACROBOT]
     data = ["--rlv.dataset", str(visual_data / "human"), "--rlv.paired-dataset", str(visual_data / "pairs")]
     return ["train", preset, *data, *POINTMASS]
 

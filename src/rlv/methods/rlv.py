@@ -85,26 +85,13 @@ class RLV:
         "loss/idm",
         "stat/idm_obs_action_mse",
         "stat/obs_reward_mean",
-        "loss/domain",
-        "loss/generator",
-        "loss/paired",
-        "stat/domain_accuracy",
-        "stat/alignment_weight",
-        "loss/contrastive",
-        "stat/paired_retrieval",
-        "loss/temporal",
-        "stat/feature_std",
-        "stat/robot_feature_std",
-        "stat/obs_feature_std",
+        *DomainTransfer.METRICS,
         "stat/obs_action_chance_mse",
     )
-    """Keys of the dict `update()` returns. Only with a dataset that keeps true actions:
-    idm_obs_action_mse and obs_action_chance_mse (the MSE of always guessing the batch's mean true
-    action: labels are useful only well below it). Only with alignment: domain, generator,
-    domain_accuracy, alignment_weight. Only with paired frames: paired, contrastive,
-    paired_retrieval (top-1 accuracy of finding each human frame's own robot frame among the
-    batch's). Only with an image encoder: the feature_std family (mean over feature dimensions of
-    the batch std, of all rows, robot rows and observation rows; near 0 = collapsed features)."""
+    """Keys of the dict `update()` returns (train.csv's columns, in this order). Only with a dataset
+    that keeps true actions: idm_obs_action_mse and obs_action_chance_mse (the MSE of always
+    guessing the batch's mean true action: labels are useful only well below it). The transfer's
+    keys: see `DomainTransfer.METRICS`."""
 
     def __init__(
         self,
@@ -139,24 +126,15 @@ class RLV:
         """One RLV gradient step on B robot rows and N observation rows (steps 1-5 above)."""
         robot, observation = batch.robot, batch.observations
         assert observation is not None, "RLV declares an observation stream"
-        rows = len(robot.obs)
         features, next_features = self.encode_union(robot, observation)
-        action_hat, metrics = self.label_actions(
-            observation, (features[rows:].detach(), next_features[rows:])
-        )
-        reward_hat = self.relabel_rewards(observation)
-        metrics |= self.update_inverse_model(robot, (features[:rows].detach(), next_features[:rows]))
-        union = RobotBatch(
-            obs=torch.cat([robot.obs, observation.obs]),
-            action=torch.cat([robot.action, action_hat]),
-            reward=torch.cat([robot.reward, reward_hat]),
-            next_obs=torch.cat([robot.next_obs, observation.next_obs]),
-            done=torch.cat([robot.done, observation.done]),
-        )
-        metrics |= self.update_sac(union, (features, next_features), robot, batch.paired)
-        metrics |= self.after_encoder_step(features.detach(), rows)
-        metrics["stat/obs_reward_mean"] = reward_hat.mean().item()
-        return metrics
+        robot_encoded, obs_encoded = split_union(features, next_features, len(robot.obs))
+        action_hat, metrics = self.label_actions(observation, obs_encoded)  # 1
+        reward_hat = self.relabel_rewards(observation)  # 2
+        metrics |= self.update_inverse_model(robot, robot_encoded)  # 3
+        union = union_batch(robot, observation, action_hat, reward_hat)
+        metrics |= self.update_sac(union, (features, next_features), robot, batch.paired)  # 4
+        metrics |= self.after_encoder_step(features.detach(), len(robot.obs))  # 5
+        return metrics | {"stat/obs_reward_mean": reward_hat.mean().item()}
 
     def update_encoder(
         self, robot: RobotBatch, observation: ObservationBatch, paired: PairedBatch | None = None
@@ -164,14 +142,14 @@ class RLV:
         """Steps 1, 3, the transfer terms of 4, and 5, without SAC's losses: the inverse model and
         the encoder's transfer terms only (what the transfer probe trains; the critic's
         parameters get no gradient)."""
-        rows = len(robot.obs)
         features, next_features = self.encode_union(robot, observation)
-        _, metrics = self.label_actions(observation, (features[rows:].detach(), next_features[rows:]))
-        metrics |= self.update_inverse_model(robot, (features[:rows].detach(), next_features[:rows]))
+        robot_encoded, obs_encoded = split_union(features, next_features, len(robot.obs))
+        _, metrics = self.label_actions(observation, obs_encoded)
+        metrics |= self.update_inverse_model(robot, robot_encoded)
         transfer_loss, transfer_metrics = self.transfer_loss(robot, features, next_features, paired)
         if transfer_loss.requires_grad:
             self.sac.step_critic(transfer_loss)
-        return metrics | transfer_metrics | self.after_encoder_step(features.detach(), rows)
+        return metrics | transfer_metrics | self.after_encoder_step(features.detach(), len(robot.obs))
 
     def encode_union(
         self, robot: RobotBatch, observation: ObservationBatch
@@ -310,6 +288,29 @@ class RLV:
         self.transfer.load_state_dict(state)
 
 
+Encoded = tuple[torch.Tensor, torch.Tensor]
+"""Detached features of some rows and of their next observations, (rows, feature_dim) each."""
+
+
+def split_union(features: torch.Tensor, next_features: torch.Tensor, rows: int) -> tuple[Encoded, Encoded]:
+    """The union's (B + N, feature_dim) features, detached, as (robot rows, observation rows): what
+    the inverse model reads (its loss must not train the encoder)."""
+    return (features[:rows].detach(), next_features[:rows]), (features[rows:].detach(), next_features[rows:])
+
+
+def union_batch(
+    robot: RobotBatch, observation: ObservationBatch, action_hat: torch.Tensor, reward_hat: torch.Tensor
+) -> RobotBatch:
+    """S = [s; o], A = [a; a^], R = [r; r^], D = [d; done]: the B + N rows SAC trains on."""
+    return RobotBatch(
+        obs=torch.cat([robot.obs, observation.obs]),
+        action=torch.cat([robot.action, action_hat]),
+        reward=torch.cat([robot.reward, reward_hat]),
+        next_obs=torch.cat([robot.next_obs, observation.next_obs]),
+        done=torch.cat([robot.done, observation.done]),
+    )
+
+
 RANGES = {
     "obs_batch_size": at_least(1),
     "max_episodes": at_least(1),
@@ -354,6 +355,7 @@ def streams(options: RLVConfig) -> Streams:
 
 
 def build(context: AgentContext) -> RLV:
+    """RLV on the run's observations: SAC's encoder and augmentation, the inverse model on its features."""
     obs = context.obs
     return RLV(
         obs.vector_dim,

@@ -38,6 +38,26 @@ class DomainTransfer:
     augmented frames (P, H, W, 3) -> (P, feature_dim), with its graph (for paired frames);
     `image`: whether there is an encoder to report the spread of (state tasks have none)."""
 
+    METRICS = (
+        "loss/domain",
+        "loss/generator",
+        "loss/paired",
+        "stat/domain_accuracy",
+        "stat/alignment_weight",
+        "loss/contrastive",
+        "stat/paired_retrieval",
+        "loss/temporal",
+        "stat/feature_std",
+        "stat/robot_feature_std",
+        "stat/obs_feature_std",
+    )
+    """Keys of its metrics. Only with alignment: domain, generator, domain_accuracy,
+    alignment_weight. Only with paired frames: paired, contrastive, paired_retrieval (top-1
+    accuracy of finding each human frame's own robot frame among the batch's). Only with a temporal
+    weight: temporal. Only with an image encoder: the feature_std family (mean over feature
+    dimensions of the batch std, of all rows, robot rows and observation rows; near 0 = collapsed
+    features)."""
+
     def __init__(
         self,
         config: TransferConfig,
