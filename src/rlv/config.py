@@ -57,6 +57,9 @@ class SACConfig:
     """Image tasks: channels of the shared conv encoder (5x5 'same' conv + 2x2 max-pool per layer)."""
     conv_kernel: int = 5
     """Image tasks: kernel size of every conv layer (5 as in the original; 3 is ~1.5x faster on CPU)."""
+    feature_dim: int | None = None
+    """Image tasks: project the flattened conv features to this many (linear, LayerNorm, tanh, as
+    DrQ's 50); None: the conv features as they are (the original's 1152 with the push encoder)."""
     augment: Literal["shift", "batch-shift", "none"] = "shift"
     """Image tasks: random shift with one offset per sample (DrQ), per batch (original), or none."""
     shift_pad: int = 4
@@ -80,6 +83,14 @@ class TrainConfig:
     domain: Literal["robot", "humanlike"] = "robot"
     """Image tasks: how the agent's own camera renders the scene: robot, or humanlike (the robot in
     a scene recoloured like the human videos': the original paper's HumanLike setting)."""
+    encoder: Path | None = None
+    """Image tasks: a pretrained image encoder file (rlv pretrain) for the run's encoder, used as
+    --encoder-mode says."""
+    encoder_mode: Literal["frozen", "finetune"] = "frozen"
+    """With --encoder: frozen (the encoder does not train; each frame is encoded once, when the env
+    returns it or the dataset loads, and the method learns on the features: the fast path on a CPU)
+    or finetune (the file's weights start the run's encoder, which trains end to end as without
+    --encoder; --sac.conv-channels and --sac.conv-kernel must match the file's)."""
     algo: str = "sac"
     """Method: sac (SAC from scratch), rlv (SAC on robot + labelled observation data), or any other
     registered method (`rlv presets` lists them); its own options are `--<algo>.*`."""

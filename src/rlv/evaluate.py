@@ -12,6 +12,7 @@ import torch
 from rlv.checkpoint import LOAD_ERRORS, STATE_FILE, load_newest, load_state, state_mismatch
 from rlv.config import TrainConfig
 from rlv.data.tools import VIDEO_CODECS, write_video
+from rlv.encoders import feature_env, run_encoder
 from rlv.envs import make_env
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
@@ -104,7 +105,12 @@ def evaluate_run(
         raise RlvError(f"{video}: unsupported video type; use one of {', '.join(VIDEO_CODECS)}")
     config = load_config(run / "config.json")
     check_device(config.device, f"{run / 'config.json'}: device")
-    env = make_env(config.env, seed, config.horizon, config.domain)
+    env = feature_env(
+        make_env(config.env, seed, config.horizon, config.domain),
+        run_encoder(config, run),
+        config.encoder_mode,
+        f"{run / 'config.json'}: env",
+    )
     if video and getattr(env, "render_mode", None) is None:
         raise RlvError(f"--video: environment {config.env!r} does not render frames; no video for it")
     agent, checkpoint = load_run_agent(run, config, env, checkpoint)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -90,10 +91,15 @@ def write_failure(path: Path, error: BaseException, consequence: str) -> RlvErro
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to a temporary sibling, flush it to disk and rename it over `path`."""
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary sibling, flush it to disk and rename it over `path`."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w") as handle:
-            handle.write(text)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
@@ -124,3 +130,16 @@ def run_lock(run: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def directory_fingerprint(path: Path) -> str:
+    """SHA-256 over the relative names and bytes of every file below `path` (or of the file `path`),
+    in sorted order: the same data gives the same fingerprint wherever it lies."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(item for item in path.rglob("*") if item.is_file())
+    for file in files:
+        digest.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -170,11 +170,17 @@ class ImageEncoder(nn.Module):
     Pixels are scaled to [-1, 1]; each block is a 'same' k x k conv, ReLU and 2x2 max-pool (the
     original's DA encoder: k = 5, channels (16, 16, 32): 48x48 -> 6x6x32 = 1152 features). The
     pool runs before the ReLU, which gives the same output (both are monotone) at a quarter of the
-    ReLU's cost.
+    ReLU's cost. With `feature_dim`, a head projects the flattened conv features to that many:
+    linear, LayerNorm, tanh (DrQ's and SAC-AE's; compact features make every network after the
+    encoder cheap, which is what a frozen pretrained encoder is for).
     """
 
     def __init__(
-        self, image_shape: Sequence[int], channels: Sequence[int] = (16, 16, 32), kernel: int = 5
+        self,
+        image_shape: Sequence[int],
+        channels: Sequence[int] = (16, 16, 32),
+        kernel: int = 5,
+        feature_dim: int | None = None,
     ) -> None:
         super().__init__()
         height, width, colours = image_shape
@@ -190,11 +196,17 @@ class ImageEncoder(nn.Module):
                 nn.init.zeros_(layer.bias)
         scale = 2 ** len(channels)
         self.out_dim = previous * (height // scale) * (width // scale)
+        self.head: nn.Module = nn.Identity()
+        if feature_dim is not None:
+            self.head = nn.Sequential(
+                nn.Linear(self.out_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh()
+            )
+            self.out_dim = feature_dim
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # HWC uint8 is channels-last already: keeping that layout makes the CPU convs ~1.4x faster
         x = images.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last) / 127.5 - 1.0
-        return self.convs(x).flatten(1)
+        return self.head(self.convs(x).flatten(1))
 
 
 class RandomShift(nn.Module):

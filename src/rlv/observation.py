@@ -6,8 +6,8 @@ datasets a run accepts) asks the `ObservationKind` built here from the env's obs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -40,9 +40,12 @@ def observation_batch(obs: np.ndarray, device: torch.device) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ObservationKind:
-    """Observations of one environment: shape (D,) float32 vectors or (H, W, 3) uint8 images."""
+    """Observations of one environment: shape (D,) float32 vectors or (H, W, 3) uint8 images.
+    `initial_encoder`: weights the image encoder starts from (a pretrained encoder file's, to
+    finetune), else its own initialisation."""
 
     shape: tuple[int, ...]
+    initial_encoder: Mapping[str, torch.Tensor] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of_space(cls, space: gym.Space, env: str) -> ObservationKind:
@@ -66,8 +69,14 @@ class ObservationKind:
         return 0 if self.image else self.shape[0]
 
     def encoder(self, sac: SACConfig) -> nn.Module | None:
-        """The shared conv encoder for images (None for vectors: the identity)."""
-        return ImageEncoder(self.shape, sac.conv_channels, sac.conv_kernel) if self.image else None
+        """The shared conv encoder for images (None for vectors: the identity), with the
+        `initial_encoder` weights when given."""
+        if not self.image:
+            return None
+        encoder = ImageEncoder(self.shape, sac.conv_channels, sac.conv_kernel, sac.feature_dim)
+        if self.initial_encoder is not None:
+            encoder.load_state_dict(self.initial_encoder)
+        return encoder
 
     def augment(self, sac: SACConfig) -> nn.Module | None:
         """Training-time augmentation of images: random shift (DrQ per sample, or one per batch),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -15,6 +16,7 @@ from rlv.data.dataset import load_dataset
 from rlv.data.device import BatchSampler
 from rlv.data.paired import PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler, ReplayBuffer
+from rlv.encoders import EncoderFile, check_frames, encode_dataset, feature_env, run_encoder
 from rlv.envs import make_env
 from rlv.errors import RlvError
 from rlv.methods import Agent, Streams, build_agent, method_options, method_spec
@@ -36,19 +38,23 @@ class Setup:
     """Draws each update's batches from replay, sampler and paired (on the device with a GPU)."""
     paired: PairedSampler | None = None
     streams: Streams = dataclasses.field(default_factory=Streams)
+    encoder_file: EncoderFile | None = None
+    """The pretrained encoder file the run uses (--encoder), if any."""
 
 
-def build(config: TrainConfig) -> Setup:
+def build(config: TrainConfig, run: Path | None = None) -> Setup:
     """Validate the config against env and data, seed everything, build the method's agent and the
-    data streams it declares."""
-    env = make_env(config.env, config.seed, config.horizon, config.domain)
-    eval_env = make_env(config.env, config.seed + 1, config.horizon, config.domain)
-    obs = ObservationKind.of_space(env.observation_space, config.env)
+    data streams it declares. `run`: the directory of a run being resumed (its encoder record)."""
+    encoder_file = run_encoder(config, run)
+    env, eval_env = (run_env(config, seed, encoder_file) for seed in (config.seed, config.seed + 1))
+    obs = observation_kind(env, config, encoder_file)
     obs.check_options(config.sac, config.env)
     spec, options = method_spec(config.algo), method_options(config)
     streams = spec.streams(options)
-    sampler = observation_sampler(streams, obs, config) if streams.observations is not None else None
-    spec.check(options, obs, sampler, config.env)
+    frozen = encoder_file if config.encoder_mode == "frozen" else None
+    sampler = observation_sampler(streams, obs, config, frozen) if streams.observations is not None else None
+    env_label = config.env if frozen is None else f"{config.env} with a frozen --encoder"
+    spec.check(options, obs, sampler, env_label)
     paired = paired_sampler(streams, obs, config) if streams.paired is not None else None
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -59,13 +65,53 @@ def build(config: TrainConfig) -> Setup:
     device = torch.device(config.device)
     on_device = config.sample_on_device and device.type != "cpu"
     batches = BatchSampler(replay, sampler, paired, device, on_device)
-    return Setup(env, eval_env, agent, replay, sampler, explore_rng, batches, paired, streams)
+    return Setup(env, eval_env, agent, replay, sampler, explore_rng, batches, paired, streams, encoder_file)
 
 
-def observation_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> ObservationSampler:
-    """The declared observation dataset, checked against the env's observations."""
+def run_env(config: TrainConfig, seed: int, encoder_file: EncoderFile | None) -> gym.Env:
+    """The env a run acts in: `config.env` seeded with `seed`; with a frozen encoder, its features."""
+    env = make_env(config.env, seed, config.horizon, config.domain)
+    if encoder_file is not None and not ObservationKind.of_space(env.observation_space, config.env).image:
+        raise RlvError(
+            f"--encoder: environment {config.env!r} has state observations; an image encoder needs frames"
+        )
+    return feature_env(env, encoder_file, config.encoder_mode, f"--env {config.env}")
+
+
+def observation_kind(env: gym.Env, config: TrainConfig, encoder_file: EncoderFile | None) -> ObservationKind:
+    """The run's observations (a frozen encoder's features are vectors); to finetune, the image
+    encoder starts from the file's weights, whose architecture must be the run's."""
+    obs = ObservationKind.of_space(env.observation_space, config.env)
+    if encoder_file is None or config.encoder_mode != "finetune":
+        return obs
+    made = encoder_file.architecture
+    sac = config.sac
+    wanted = {"channels": list(sac.conv_channels), "kernel": sac.conv_kernel, "feature_dim": sac.feature_dim}
+    if {key: made.get(key) for key in wanted} != wanted:
+        raise RlvError(
+            f"--encoder {encoder_file.path}: made with conv channels {made['channels']}, kernel "
+            f"{made['kernel']} and feature dim {made.get('feature_dim')}; give --sac.conv-channels, "
+            "--sac.conv-kernel and --sac.feature-dim to match it to finetune"
+        )
+    check_frames(encoder_file, obs.shape, f"--env {config.env}")
+    return dataclasses.replace(obs, initial_encoder=encoder_file.encoder.state_dict())
+
+
+def observation_sampler(
+    streams: Streams, obs: ObservationKind, config: TrainConfig, frozen: EncoderFile | None = None
+) -> ObservationSampler:
+    """The declared observation dataset, checked against the env's observations; with a frozen
+    encoder, its frames are checked against the encoder's and replaced by their features."""
     assert streams.observations is not None
     dataset = load_dataset(streams.observations, streams.max_episodes)
+    if frozen is not None:
+        if dataset.meta["obs_dtype"] != "uint8":
+            raise RlvError(
+                f"{streams.observations}: a frozen --encoder needs uint8 frames, "
+                f"not {dataset.meta['obs_dtype']}"
+            )
+        check_frames(frozen, dataset.obs_shape, str(streams.observations))
+        dataset = encode_dataset(frozen.encoder, dataset)
     if dataset.obs_shape != obs.shape:
         raise RlvError(
             f"{streams.observations}: observations have shape {dataset.obs_shape}, "

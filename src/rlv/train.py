@@ -6,6 +6,7 @@ Run directory:
     eval.csv      every `eval_every` env steps: deterministic evaluation
     checkpoints/  resumable checkpoints (see rlv.checkpoint)
     replay/       the replay's chunk files, shared by the checkpoints (see rlv.data.replay_files)
+    encoder.json  with --encoder: the encoder file it uses (path, fingerprint, what made it)
     summary.json  written last: a run without it did not finish
     tb/           TensorBoard events (optional)
 
@@ -42,6 +43,7 @@ from rlv.checkpoint import (
 from rlv.config import TrainConfig, save_config
 from rlv.data.replay import rng_state, set_rng_state
 from rlv.data.replay_files import REPLAY_DIR, has_replay, load_replay, save_replay
+from rlv.encoders import record_encoder
 from rlv.envs.factory import success_of
 from rlv.errors import RlvError
 from rlv.evaluate import evaluate
@@ -301,8 +303,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if out.exists():
         raise exists
     setup = build(config)
+
+    def fill(staging: Path) -> None:
+        save_config(config, staging / "config.json")
+        if setup.encoder_file is not None:
+            record_encoder(staging, setup.encoder_file, config.encoder_mode)
+
     try:  # the directory appears with its config.json: a kill never leaves one that cannot resume
-        make_dir_atomic(out, lambda staging: save_config(config, staging / "config.json"))
+        make_dir_atomic(out, fill)
     except FileExistsError as error:  # another trainer created it meanwhile
         raise exists from error
     with run_lock(out):
@@ -325,7 +333,7 @@ def resume(run: Path, total_steps: int | None = None, progress: bool = True) -> 
     if total_steps is not None:
         changes["total_steps"] = total_steps
     config = dataclasses.replace(config, **changes)
-    trainer = Trainer(config, build(config))
+    trainer = Trainer(config, build(config, run))
     with run_lock(run):
         trainer.resume()
         save_config(config, run / "config.json")

@@ -64,6 +64,7 @@ RANGES: dict[str, Check] = {
     "sac.init_alpha": positive,
     "sac.conv_channels": widths,
     "sac.conv_kernel": at_least(1),
+    "sac.feature_dim": at_least(1),
     "sac.shift_pad": at_least(0),
     "sac.critic_ensemble": at_least(1),
     "sac.target_subset": at_least(1),

@@ -92,6 +92,11 @@ def read_run_replay(run: Path, checkpoint: Path | None = None) -> RunReplay:
     if not run.is_dir():
         raise RlvError(f"{run}: no such run directory")
     config = load_config(run / "config.json")
+    if config.encoder is not None and config.encoder_mode == "frozen":
+        raise RlvError(
+            f"{run}: trained on frozen --encoder features, so its replay holds features, not frames; "
+            f"record frames of its policy with rlv collect --policy {run}"
+        )
     env = make_env(config.env, config.seed, config.horizon, config.domain)
     obs = ObservationKind.of_space(env.observation_space, config.env)
 

@@ -20,11 +20,13 @@ import torch
 from rlv.collect.experts import collect_expert, episode_seed, replay_actions
 from rlv.collect.options import CollectArgs, collected_line, collected_meta
 from rlv.data.dataset import write_dataset
+from rlv.encoders import feature_env, run_encoder
 from rlv.envs import make_env
 from rlv.errors import RlvError
 from rlv.evaluate import load_run_agent
 from rlv.methods import Agent
 from rlv.methods.registry import load_config
+from rlv.observation import stored_dtype
 from rlv.validation import check_device
 
 
@@ -70,12 +72,24 @@ def collect_with_run(args: CollectArgs, command: str) -> str:
     acting_domain = config.domain if own_env else "robot"
     domain = args.domain or acting_domain
     horizon = config.horizon if own_env else None
-    env = make_env(env_name, args.seed, horizon, acting_domain)
-    recording_env = None if domain == acting_domain else make_env(env_name, args.seed, horizon, domain)
+    encoder_file = run_encoder(config, run)
+    frozen = encoder_file is not None and config.encoder_mode == "frozen"
+    env = feature_env(
+        make_env(env_name, args.seed, horizon, acting_domain),
+        encoder_file,
+        config.encoder_mode,
+        f"--policy {run}",
+    )
+    records_frames = domain != acting_domain or frozen  # a frozen run acts on features: record frames
+    recording_env = make_env(env_name, args.seed, horizon, domain) if records_frames else None
     if not own_env:
-        check_fits(
-            env, make_env(config.env, config.seed, config.horizon, config.domain), env_name, run, config.env
+        run_env = feature_env(
+            make_env(config.env, config.seed, config.horizon, config.domain),
+            encoder_file,
+            config.encoder_mode,
+            run,
         )
+        check_fits(env, run_env, env_name, run, config.env)
     agent, checkpoint = load_run_agent(run, config, env, args.checkpoint)
     torch.manual_seed(args.seed)
     torch.set_num_threads(config.threads)
@@ -92,7 +106,7 @@ def collect_with_run(args: CollectArgs, command: str) -> str:
     if recording_env is not None:
         for index, episode in enumerate(result.episodes):
             frames = replay_actions(recording_env, episode.true_actions, episode_seed(args.seed, index))
-            episode.obs = frames.astype(episode.obs.dtype)
+            episode.obs = frames.astype(stored_dtype(frames.dtype))
     how_made = {
         "policy": str(run),
         "checkpoint": str(checkpoint),

@@ -67,9 +67,12 @@ def temporal_contrast_loss(
     f(o_t) of a row must be closer to its own f(o_t+1) than to the other rows' next frames
     (other moments or other videos). features (B + N, feature_dim) with the encoder's graph,
     next_features (B + N, feature_dim) without (a fixed target, as in a momentum encoder);
-    robot rows [:rows] and observation rows [rows:] are contrasted separately (InfoNCE each)."""
+    robot rows [:rows] and observation rows [rows:] are contrasted separately (InfoNCE each; a
+    domain without rows adds nothing)."""
     loss = torch.zeros((), device=features.device)
     for part in (slice(0, rows), slice(rows, None)):
+        if len(features[part]) == 0:  # no rows of this domain (pretraining without videos)
+            continue
         logits = info_nce_logits(features[part], next_features[part], temperature)
         loss = loss + 0.5 * F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
     return loss, {"loss/temporal": loss.item()}
@@ -97,8 +100,10 @@ def standardise(features: torch.Tensor) -> torch.Tensor:
 def feature_spread(features: torch.Tensor, rows: int) -> Metrics:
     """Mean over feature dimensions of the batch std of features (B + N, feature_dim): of all rows,
     of the robot rows [:rows] and of the observation rows (near 0 = collapsed features)."""
-    return {
+    spread = {
         "stat/feature_std": features.std(dim=0).mean().item(),
         "stat/robot_feature_std": features[:rows].std(dim=0).mean().item(),
-        "stat/obs_feature_std": features[rows:].std(dim=0).mean().item(),
     }
+    if len(features) - rows > 1:  # no observation rows when pretraining without videos
+        spread["stat/obs_feature_std"] = features[rows:].std(dim=0).mean().item()
+    return spread
