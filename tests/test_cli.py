@@ -2,15 +2,22 @@
 resume, eval, plot, data info, and the one-line errors for bad input."""
 
 import csv
+import importlib.metadata
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+from rlv.cli import COMMANDS, main
+from rlv.cli.data import DATA_COMMANDS
+from rlv.command_line import train_config
+from rlv.train import Trainer
 
 TINY = [
     "--sac.hidden",
@@ -187,3 +194,133 @@ def test_bco_preset_trains_resumes_and_evaluates(workdir):
     ]
     metrics = json.loads(rlv("eval", "bco-run", "--episodes", "2", cwd=workdir).stdout)
     assert metrics["eval/return"] <= 0
+
+
+# ------------------------------------------------------------- command-line polish (issue 21)
+def run_main(capsys, *argv):
+    """(exit status, stdout, stderr lines) of `rlv ARGV` in-process; --help exits through SystemExit."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip().splitlines()
+
+
+HELP_COMMANDS = [
+    [],
+    *([name] for name in COMMANDS),
+    *(["data", name] for name in DATA_COMMANDS),
+    ["train", "acrobot-rlv"],
+    ["train", "--algo", "bco"],
+    ["train", "--resume"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "rlv")
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_exits_0_everywhere_without_empty_defaults_or_doubled_titles(capsys, command, flag):
+    code, out, err = run_main(capsys, *command, flag)
+    assert code == 0 and out.strip() and not err, (code, err)
+    assert "options options" not in out and "(default: )" not in out
+
+
+def test_data_help_lists_each_command_on_one_line_and_no_command_is_one_error(capsys):
+    code, out, _ = run_main(capsys, "data", "--help")
+    lines = out.splitlines()
+    for name in DATA_COMMANDS:
+        assert len([line for line in lines if line.split()[:1] == [name]]) == 1, (name, out)
+    code, out, err = run_main(capsys, "data")
+    assert code == 1 and not out and len(err) == 1
+    assert err[0].startswith("rlv: error: rlv data needs a command")
+    assert all(name in err[0] for name in DATA_COMMANDS)
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_is_the_installed_package_s(capsys, flag):
+    code, out, err = run_main(capsys, flag)
+    assert code == 0 and out == f"rlv {importlib.metadata.version('rlv')}\n" and not err
+
+
+def test_train_help_says_how_to_resume_and_that_out_is_required(capsys):
+    _, out, _ = run_main(capsys, "train", "--help")
+    text = " ".join(out.split())
+    after_out = text.split("--out PATH")[1]
+    assert "rlv train --resume RUN [--total-steps N]" in text
+    assert after_out.index("(required)") < after_out.index("(default")
+
+
+@pytest.fixture
+def no_runs(tmp_path, monkeypatch):
+    """Run in an empty directory where starting to train fails the test."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(Trainer, "run", lambda self: pytest.fail("a run started"))
+    return tmp_path
+
+
+def test_train_without_out_is_refused_and_starts_nothing(capsys, no_runs):
+    code, _, err = run_main(capsys, "train", "acrobot-sac")
+    assert code == 1 and len(err) == 1 and err[0].startswith("rlv: error: --out is required"), err
+    assert os.listdir(no_runs) == []
+    sweep_trial = ["acrobot-sac", "--seed", "1", "--label", "x", "--out", "sweep/x/seed_1", "--no-progress"]
+    assert train_config(sweep_trial).out == Path("sweep/x/seed_1")  # what rlv sweep's trials pass
+    assert train_config(["acrobot-sac", "--out=elsewhere"]).out == Path("elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "acrobt-rlv"], "unknown preset 'acrobt-rlv'; did you mean 'acrobot-rlv'?"),
+        (["train", "acrobot-rlv", "--rlv.datset", "data/pm48"], "--rlv.datset; did you mean --rlv.dataset?"),
+        (["train", "acrobot-rlv", "--bco.alpha", "2"], "--bco.alpha is an option of --algo bco"),
+        (["train", "--algo", "sac", "--rlv.dataset", "ds"], "--rlv.dataset is an option of --algo rlv"),
+        (["train", "acrobot-sac", "--sed=3"], "unrecognized option --sed; did you mean --seed?"),
+        (["data", "merge", "a", "b", "--out", "c", "--ovewrite"], "did you mean --overwrite?"),
+        (["data", "inf", "ds"], "unknown data command 'inf'; did you mean 'info'?"),
+        (["tran"], "unknown command 'tran'; did you mean 'train'?"),
+    ],
+)
+def test_typos_suggest_the_closest_name_and_never_call_a_value_an_option(capsys, no_runs, args, message):
+    out = ["--out", "run"] if args[0] == "train" else []
+    code, _, err = run_main(capsys, *args, *out)
+    assert code == 1 and len(err) == 1 and err[0].startswith("rlv: error: ") and message in err[0], err
+    assert "data/pm48" not in err[0] and "Unrecognized" not in err[0]
+    assert os.listdir(no_runs) == []
+
+
+def test_eval_takes_eval_episodes_as_train_calls_them(capsys, monkeypatch):
+    asked = []
+    monkeypatch.setattr("rlv.evaluate.evaluate_run", lambda run, n, *rest: asked.append(n) or {})
+    for option in (["--episodes", "3"], ["--eval-episodes", "4"], ["--eval-episodes=5"], []):
+        assert run_main(capsys, "eval", "run", *option)[0] == 0
+    assert asked == [3, 4, 5, 10]
+
+
+def test_ctrl_c_says_how_to_resume(capsys, tmp_path, monkeypatch):
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "run", interrupt)
+    run = tmp_path / "my run"
+    argv = ["train", "--env", "gym:Pendulum-v1", "--sac.hidden", "16", "--no-progress", "--out", str(run)]
+    hint = f"rlv: interrupted; resume with: rlv train --resume '{run}'"
+    assert run_main(capsys, *argv) == (130, "", [hint])
+    code, _, err = run_main(capsys, "train", "--resume", str(run))  # (a note: no checkpoint yet)
+    assert code == 130 and err[-1] == hint
+    monkeypatch.setattr("rlv.train.build", lambda *args: interrupt(None))  # before the directory exists
+    assert run_main(capsys, *argv[:-1], str(tmp_path / "other")) == (130, "", ["rlv: interrupted"])
+
+
+def test_sigint_during_a_run_ends_in_the_resume_line(workdir):
+    args = ["train", "--env", "gym:Pendulum-v1", *SAC_TINY, "--total-steps", "100000", "--out", "sigint"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rlv", *args], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not (workdir / "sigint" / "checkpoints").exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "rlv: interrupted; resume with: rlv train --resume sigint"

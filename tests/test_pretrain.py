@@ -190,3 +190,17 @@ def test_finetune_starts_from_the_file_and_checks_its_architecture(encoder_file:
 def test_encoder_on_a_state_task_is_refused(encoder_file: Path) -> None:
     with pytest.raises(RlvError, match="has state observations; an image encoder needs frames"):
         build(dataclasses.replace(get_preset("acrobot-sac"), encoder=encoder_file))
+
+
+def test_pretrain_command_prints_its_scores(
+    pointmass_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "cli.pt"
+    args = ["pretrain", "--robot", str(pointmass_data / "robot"), "--videos", str(pointmass_data / "human")]
+    args += ["--updates", "3", "--batch-size", "8", "--conv-channels", "4", "4", "--conv-kernel", "3"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "inverse-model action MSE on held-out video transitions" in printed
+    assert main([*args, "--out", str(out), "--no-progress"]) == 1  # exists: refused, unchanged
+    error = capsys.readouterr().err.strip()
+    assert error == f"rlv: error: {out}: already exists (use --overwrite or another --out)"

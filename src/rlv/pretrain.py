@@ -363,3 +363,28 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
     }
     meta["fingerprint"] = save_encoder(config.out, pretrainer.encoder, meta)
     return meta
+
+
+SCORE_LINES = (
+    ("idm_robot_mse", "chance_robot_mse", "inverse-model action MSE on held-out robot transitions"),
+    ("idm_video_mse", "chance_video_mse", "inverse-model action MSE on held-out video transitions"),
+    ("retrieval_top1", "retrieval_chance", "paired retrieval top-1 (human frame -> its robot frame)"),
+    ("feature_std_robot", None, "feature spread, robot frames (mean per-dimension std)"),
+    ("feature_std_video", None, "feature spread, video frames"),
+)
+
+
+def pretrain_report(meta: dict[str, Any], out: Path) -> str:
+    """What `rlv pretrain` prints: the file written and the encoder's held-out scores (each beside
+    its chance level where it has one); scores the data cannot give are left out."""
+    scores = meta["scores"]
+    lines = [
+        f"wrote {out} (fingerprint {meta['fingerprint'][:12]}, {meta['architecture']['out_dim']} features)"
+    ]
+    for key, chance, text in SCORE_LINES:
+        if key in scores:
+            against = f" (chance {scores[chance]:.4f})" if chance and chance in scores else ""
+            lines.append(f"  {text}: {scores[key]:.4f}{against}")
+    if "idm_video_mse" not in scores and any(item["role"] == "videos" for item in meta["data"]):
+        lines.append("  (the videos keep no true actions: no label error on them)")
+    return "\n".join(lines)

@@ -1,10 +1,11 @@
 """The `rlv` command line: one console script with subcommands, each a thin call into the library.
 
-    rlv train [PRESET] [--option value ...]     train a run (presets: rlv presets)
+    rlv train [PRESET] --out RUN [--option ...] train a run (presets: rlv presets)
     rlv train --resume RUN [--total-steps N]    continue a killed (or finished) run
     rlv collect --out DS [--quality R]          make an observation dataset with a scripted expert
     rlv collect --env pointmass --paired N      paired robot/human frames of the same states
     rlv collect --policy RUN --out DS           a dataset from a trained run's policy (any env)
+    rlv pretrain --robot DS [--videos DS] --out F  pretrain an image encoder (rlv train --encoder F)
     rlv eval RUN                                evaluate a run's newest checkpoint
     rlv plot RUN... --out FILE.png              learning curves across seeds
     rlv sweep SWEEP --presets P... --seeds S... a grid of runs on Ray, resumable (rlv sweep --help)
@@ -19,124 +20,65 @@
     rlv data from-lerobot DIR --out DS          convert a local LeRobot (v2.x, v3.x) dataset
     rlv data from-run RUN --out DS              a run's replay (a window of env steps) as a dataset
     rlv presets                                 list the named presets and the methods
+    rlv --version                               the installed version
 
-Every user-fixable problem ends in one line `rlv: error: ...` on stderr and exit status 1.
+`rlv COMMAND --help` lists a command's options. Every user-fixable problem ends in one line
+`rlv: error: ...` on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import difflib
+import importlib.metadata
 import json
 import shlex
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import tyro
-
+from rlv.cli.args import EvalArgs, PlotArgs, ReportArgs, ResumeArgs, SweepArgs
 from rlv.command_line import parse, train_config
 from rlv.errors import RlvError
-from rlv.experiments.report_options import ReportOptions
-from rlv.experiments.sweep_spec import SweepResources
 from rlv.files import is_disk_error
 from rlv.presets import PRESET_HELP, PRESETS
 
-
-@dataclass(frozen=True)
-class ResumeArgs:
-    """Continue a run from its newest checkpoint."""
-
-    resume: Path
-    """Run directory to continue."""
-    total_steps: int | None = None
-    """New total number of env steps (default: the run's own)."""
-    progress: bool = True
-    """Show a progress bar."""
+HELP = ("-h", "--help")
 
 
-@dataclass(frozen=True)
-class EvalArgs:
-    """Evaluate a run's newest checkpoint with the deterministic policy."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a command, with what to run to continue (`hint`)."""
 
-    run: Annotated[Path, tyro.conf.Positional]
-    """Run directory."""
-    episodes: int = 10
-    """Evaluation episodes."""
-    seed: int = 12345
-    """Seed of the evaluation episodes."""
-    checkpoint: Path | None = None
-    """A specific checkpoint directory (default: the newest)."""
-    video: Path | None = None
-    """Also write the evaluation episodes as a video: .gif, .mp4 or .webm (frames upscaled 4x)."""
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
 
 
-@dataclass(frozen=True)
-class PlotArgs:
-    """Plot evaluation curves of several runs, grouped by method (config label)."""
-
-    runs: Annotated[tuple[Path, ...], tyro.conf.Positional]
-    """Run directories."""
-    out: Path = Path("curves.png")
-    """Image to write (.png, .pdf, .svg)."""
-    metric: str = "eval/return"
-    """Column of eval.csv to plot (eval/return, eval/success, eval/length)."""
-    title: str | None = None
-    """Plot title."""
-
-
-@dataclass(frozen=True)
-class ReportArgs:
-    """Aggregate finished runs per task and method (rliable: IQM, stratified bootstrap confidence
-    intervals, probability of improvement, performance profiles) into a table, a CSV and plots."""
-
-    paths: Annotated[tuple[Path, ...], tyro.conf.Positional]
-    """Run directories, sweep directories, or any directories with runs below them."""
-    out: Path = Path("report")
-    """Directory for report.md, report.csv, curves_<task>.png and profile_<task>.png."""
-    options: Annotated[ReportOptions, tyro.conf.OmitArgPrefixes] = dataclasses.field(
-        default_factory=ReportOptions
-    )
-    """How runs are scored and aggregated."""
-
-
-@dataclass(frozen=True)
-class SweepArgs:
-    """Run a grid of presets (or a spec file's methods) x override sets x seeds on Ray, one run
-    directory per trial (SWEEP/LABEL/seed_S). Run it again, or with --resume, to continue: finished
-    trials are kept, killed ones resume from their checkpoints."""
-
-    sweep: Annotated[Path, tyro.conf.Positional]
-    """Sweep directory: the trials' run directories, logs/ and sweep.json (the trials asked of it)."""
-    spec: Path | None = None
-    """JSON spec file with methods, seeds, options and overrides (docs/cli.md), instead of --presets."""
-    presets: tuple[str, ...] = ()
-    """Presets to run, each a method named after it (rlv presets lists them)."""
-    seeds: tuple[int, ...] = (0,)
-    """Seeds of every method."""
-    options: str = ""
-    """rlv train options for every trial, one string: --options='--total-steps 20000'."""
-    override: tuple[str, ...] = ()
-    """Override sets, another axis of the grid: NAME=OPTIONS ... (labels become PRESET+NAME)."""
-    resume: bool = False
-    """Continue every trial recorded in SWEEP/sweep.json (no grid options needed)."""
-    resources: Annotated[SweepResources, tyro.conf.OmitArgPrefixes] = dataclasses.field(
-        default_factory=SweepResources
-    )
-    """Ray cluster and per-trial resources."""
+@contextlib.contextmanager
+def resume_hint(run: Path) -> Iterator[None]:
+    """Ctrl-C inside says how to resume `run` (once its directory holds a config.json)."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, Interrupted) or not (run / "config.json").is_file():
+            raise
+        raise Interrupted(f"resume with: rlv train --resume {shlex.quote(str(run))}") from None
 
 
 def cmd_train(args: list[str]) -> None:
     from rlv.train import resume, train
 
     if "--resume" in args:
-        parsed = parse(ResumeArgs, args, "rlv train --resume")
-        summary = resume(parsed.resume, parsed.total_steps, parsed.progress)
+        help_asked = any(arg in HELP for arg in args)  # also `--resume --help`: no RUN to read
+        parsed = parse(ResumeArgs, ["--help"] if help_asked else args, "rlv train --resume")
+        with resume_hint(parsed.resume):
+            summary = resume(parsed.resume, parsed.total_steps, parsed.progress)
         out = parsed.resume
     else:
         config = train_config(args)
-        summary = train(config)
+        with resume_hint(config.out):
+            summary = train(config)
         out = config.out
     print(
         f"finished {out}: env steps {summary['env_step']}, eval/return {summary['eval/return']:.2f}, "
@@ -149,6 +91,13 @@ def cmd_collect(args: list[str]) -> None:
 
     parsed = parse(CollectArgs, args, "rlv collect")
     print(collect_from_args(parsed, "rlv collect " + " ".join(args)))
+
+
+def cmd_pretrain(args: list[str]) -> None:
+    from rlv.pretrain import PretrainConfig, pretrain, pretrain_report
+
+    parsed = parse(PretrainConfig, args, "rlv pretrain")
+    print(pretrain_report(pretrain(parsed), parsed.out))
 
 
 def cmd_eval(args: list[str]) -> None:
@@ -234,9 +183,15 @@ def cmd_report(args: list[str]) -> None:
 def cmd_data(args: list[str]) -> None:
     from rlv.cli import data as commands
 
-    usage = "usage: rlv data {" + ",".join(commands.DATA_COMMANDS) + "} ... (rlv data COMMAND --help)"
-    if not args or args[0] not in commands.DATA_COMMANDS:
-        raise RlvError(usage)
+    names = list(commands.DATA_COMMANDS)
+    if args and args[0] in HELP:
+        print(commands.data_help())
+        return
+    if not args:
+        raise RlvError(f"rlv data needs a command: {', '.join(names)} (rlv data --help describes them)")
+    if args[0] not in commands.DATA_COMMANDS:
+        raise RlvError(f"unknown data command {args[0]!r}{did_you_mean(args[0], names)}; commands: "
+                       f"{', '.join(names)} (rlv data --help)")  # fmt: skip
     args_type, run = commands.DATA_COMMANDS[args[0]]
     print(run(parse(args_type, args[1:], f"rlv data {args[0]}")))
 
@@ -244,6 +199,11 @@ def cmd_data(args: list[str]) -> None:
 def cmd_presets(args: list[str]) -> None:
     from rlv.methods.registry import METHODS
 
+    if args and args[0] in HELP:
+        print("usage: rlv presets\n\nList the named presets (rlv train PRESET) and the registered methods "
+              "(rlv train --algo NAME).\n")  # fmt: skip
+    elif args:
+        raise RlvError(f"rlv presets takes no arguments, got {shlex.join(args)}")
     width = max(map(len, [*PRESETS, *METHODS]))
     for name in PRESETS:
         print(f"{name:<{width}}  {PRESET_HELP.get(name, '')}")
@@ -252,9 +212,24 @@ def cmd_presets(args: list[str]) -> None:
         print(f"{name:<{width}}  {spec.summary}")
 
 
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`; did you mean 'X'?` for the choice closest to `word`, or nothing."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def version() -> str:
+    """The installed package's version (its metadata)."""
+    try:
+        return importlib.metadata.version("rlv")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "train": cmd_train,
     "collect": cmd_collect,
+    "pretrain": cmd_pretrain,
     "eval": cmd_eval,
     "plot": cmd_plot,
     "sweep": cmd_sweep,
@@ -267,12 +242,16 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rlv` console script; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args or args[0] in HELP:
         print(__doc__)
+        return 0
+    if args[0] in ("-V", "--version"):
+        print(f"rlv {version()}")
         return 0
     command = COMMANDS.get(args[0])
     if command is None:
-        print(f"rlv: error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"rlv: error: unknown command {args[0]!r}{did_you_mean(args[0], list(COMMANDS))}; "
+              f"commands: {', '.join(COMMANDS)}", file=sys.stderr)  # fmt: skip
         return 1
     try:
         command(args[1:])
@@ -286,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             f"rlv: error: {error.filename or 'output'}: could not write ({error.strerror})", file=sys.stderr
         )
         return 1
-    except KeyboardInterrupt:
-        print("rlv: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        hint = interrupt.hint if isinstance(interrupt, Interrupted) else ""
+        print("rlv: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
     return 0
 

@@ -3,7 +3,9 @@ the text to print; user-fixable problems raise RlvError."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +13,44 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from rlv.cli.args import ONE_OR_MORE, TWO_OR_MORE
 from rlv.collect.video_import import ImportOptions
+from rlv.errors import RlvError
+
+OLD_SUCCESS_WORDS = {"last": "all"}
+"""Spellings of `--success` accepted before one vocabulary was shared by the data commands (all,
+none, terminated, reward, auto, or a frame index N; each command takes those that apply to its
+data: docs/cli.md)."""
+
+
+def success_word(value: str, accepted: tuple[str, ...], frame_index: bool = False) -> str:
+    """`--success` as one of the `accepted` words (an old spelling as its word), or a frame index
+    (digits) where `frame_index`; anything else is an RlvError listing what this command takes."""
+    word = OLD_SUCCESS_WORDS.get(value, value)
+    if word in accepted or (frame_index and value.isdigit()):
+        return word
+    choices = ", ".join(accepted) + (" or a frame index N" if frame_index else "")
+    raise RlvError(f"--success must be one of {choices}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class FrameOptions(ImportOptions):
+    """How frames become observations."""
+
+    success: Annotated[str, tyro.conf.arg(metavar="{all,none,N}")] = "all"
+    """Which episodes end in success: all (each at its last frame: videos that end at the success),
+    none (failed or unknown: no done), or a frame index N (after subsampling): the episode ends at
+    frame N, in success. last: the old spelling of all."""
+
+    def library(self) -> ImportOptions:
+        """These options as rlv.collect.video_import reads them (all is its 'last')."""
+        success = success_word(self.success, ("all", "none"), frame_index=True)
+        fields = {item.name: getattr(self, item.name) for item in dataclasses.fields(ImportOptions)}
+        return ImportOptions(**fields | {"success": "last" if success == "all" else success})
+
+
+FRAME_OPTIONS = Annotated[FrameOptions, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="frame")]
+"""import-video's and from-lerobot's frame options (help group: frame options)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +65,7 @@ class InfoArgs:
 class PreviewArgs:
     """Write a contact sheet of one or more datasets' frames (or of paired frames: robot row, human row)."""
 
-    datasets: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    datasets: Annotated[tuple[Path, ...], tyro.conf.Positional, ONE_OR_MORE]
     """Dataset or paired-frames directories; the rows of several are stacked in the order given."""
     out: Path = Path("sheet.png")
     """Image to write (.png, .jpg, .pdf, .svg)."""
@@ -40,11 +79,11 @@ class PreviewArgs:
 class ImportVideoArgs:
     """Import videos (mp4, webm, avi, mov, mkv, gif) and folders of PNG/JPEG frames, one episode each."""
 
-    paths: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    paths: Annotated[tuple[Path, ...], tyro.conf.Positional, ONE_OR_MORE]
     """Video files and frame folders."""
     out: Path
     """Dataset directory to create."""
-    options: Annotated[ImportOptions, tyro.conf.OmitArgPrefixes] = field(default_factory=ImportOptions)
+    options: FRAME_OPTIONS = field(default_factory=FrameOptions)
     domain: str = "human"
     """Visual domain recorded in meta.json (videos of people: human)."""
     env: str | None = None
@@ -75,7 +114,7 @@ class ToVideoArgs:
 class MergeArgs:
     """Concatenate datasets with the same observation shape into a new one."""
 
-    datasets: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    datasets: Annotated[tuple[Path, ...], tyro.conf.Positional, TWO_OR_MORE]
     """Datasets to merge, in order."""
     out: Path
     """Dataset directory to create."""
@@ -115,8 +154,9 @@ class FromMinariArgs:
     """Key of dict observations to keep (for example pixels)."""
     keep: Literal["none", "actions", "rewards", "both"] = "none"
     """Keep actions and/or rewards as true_actions / rewards (for oracle ablations only)."""
-    success: Literal["terminated", "last", "none"] = "terminated"
-    """Episode success: its last step terminated, always, or never."""
+    success: Annotated[str, tyro.conf.arg(metavar="{terminated,all,none}")] = "terminated"
+    """Which episodes end in success: terminated (its last step terminated), all, or none. last:
+    the old spelling of all."""
     domain: str = "robot"
     """Visual domain recorded in meta.json."""
     overwrite: bool = False
@@ -135,7 +175,7 @@ class FromLeRobotArgs:
     """Dataset directory to create."""
     camera: str | None = None
     """Video feature to read (default: the first, e.g. observation.images.top)."""
-    options: Annotated[ImportOptions, tyro.conf.OmitArgPrefixes] = field(default_factory=ImportOptions)
+    options: FRAME_OPTIONS = field(default_factory=FrameOptions)
     keep_actions: bool = False
     """Keep the dataset's actions as true_actions (for oracle ablations only)."""
     domain: str = "robot"
@@ -164,7 +204,7 @@ class FromRunArgs:
     the 25 epochs of 1000 steps after the 10th."""
     checkpoint: Path | None = None
     """Checkpoint directory whose replay to read (default: the run's newest usable one)."""
-    success: Literal["auto", "terminated", "reward", "none"] = "auto"
+    success: Annotated[str, tyro.conf.arg(metavar="{auto,terminated,reward,none}")] = "auto"
     """Which episodes end in success (the replay keeps no info['is_success']): auto = reward for
     pointmass, push and drawer-open (reward 0 exactly on success), terminated otherwise; terminated
     = the env ended the episode before the time limit; reward = the last reward is at least
@@ -178,8 +218,9 @@ class FromRunArgs:
 def run_from_run(args: FromRunArgs) -> str:
     from rlv.collect.from_run import dataset_from_run
 
+    rule = success_word(args.success, ("auto", "terminated", "reward", "none"))
     meta = dataset_from_run(args.run, args.out, args.from_step, args.to_step, args.checkpoint,
-                            args.success, args.success_reward, args.overwrite)  # fmt: skip
+                            rule, args.success_reward, args.overwrite)  # fmt: skip
     how = meta["how_made"]
     return (
         f"wrote {args.out}: {meta['num_episodes']} episodes, {meta['num_transitions']} transitions of env "
@@ -191,7 +232,9 @@ def run_from_run(args: FromRunArgs) -> str:
 def run_from_minari(args: FromMinariArgs) -> str:
     from rlv.collect.converters import from_minari
 
-    meta = from_minari(args.dataset_id, args.out, args.root, args.obs_key, args.keep, args.success,
+    word = success_word(args.success, ("terminated", "all", "none"))
+    success = "last" if word == "all" else word  # the converter's spelling
+    meta = from_minari(args.dataset_id, args.out, args.root, args.obs_key, args.keep, success,
                        {"domain": args.domain}, args.overwrite, args.progress)  # fmt: skip
     return f"wrote {args.out}: {meta['num_episodes']} episodes, {meta['num_transitions']} transitions"
 
@@ -199,7 +242,7 @@ def run_from_minari(args: FromMinariArgs) -> str:
 def run_from_lerobot(args: FromLeRobotArgs) -> str:
     from rlv.collect.converters import from_lerobot
 
-    meta = from_lerobot(args.root, args.out, args.camera, args.options, args.keep_actions,
+    meta = from_lerobot(args.root, args.out, args.camera, args.options.library(), args.keep_actions,
                         {"domain": args.domain}, args.overwrite, args.progress)  # fmt: skip
     return f"wrote {args.out}: {meta['num_episodes']} episodes, {meta['num_transitions']} transitions"
 
@@ -223,7 +266,7 @@ def run_import(args: ImportVideoArgs) -> str:
     if args.env is not None:
         meta["env"] = args.env
     report = import_videos(
-        list(args.paths), args.out, args.options, meta, args.skip_bad, args.overwrite, args.progress
+        list(args.paths), args.out, args.options.library(), meta, args.skip_bad, args.overwrite, args.progress
     )
     meta = report.meta
     lines = [
@@ -278,3 +321,21 @@ DATA_COMMANDS: dict[str, tuple[type, Callable[[Any], str]]] = {
     "from-run": (FromRunArgs, run_from_run),
 }
 """`rlv data` subcommand name -> (argument dataclass, function returning the text to print)."""
+
+
+def data_help() -> str:
+    """`rlv data --help`: the usage and one line per data command."""
+    width = max(map(len, DATA_COMMANDS))
+    lines = [
+        f"  {name:<{width}}  {first_sentence(kind.__doc__ or '')}"
+        for name, (kind, _) in DATA_COMMANDS.items()
+    ]
+    return "\n".join(
+        ["usage: rlv data COMMAND [options]  (rlv data COMMAND --help lists a command's options)", "",
+         "Make, inspect and convert observation datasets. Commands:", *lines]
+    )  # fmt: skip
+
+
+def first_sentence(text: str) -> str:
+    """A docstring's first sentence (up to '. ' or '; '), on one line, without its full stop."""
+    return re.split(r"(?<=[.;]) ", " ".join(text.split()))[0].rstrip(".;")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import gymnasium as gym
 import numpy as np
 
 from rlv.collect.experts import (
@@ -50,14 +51,9 @@ def collect_from_args(args: CollectArgs, command: str) -> str:
     if args.policy == "random":
         result = collect_random(env, args.episodes, args.seed, progress=args.progress)
     else:
+        make_expert = scripted_expert(env_name, env)  # said first: before a target is asked for
         if len(targets) != 1:
             raise RlvError("give exactly one of --quality R, --success-rate P or --noise P")
-        if env_name == "acrobot":
-            make_expert: Callable[[float, np.random.Generator], Policy] = NoisyAcrobotExpert
-        elif has_scripted_expert(env):
-            make_expert = NoisyScriptedExpert
-        else:
-            raise RlvError(f"no scripted expert for {env_name!r}; use --policy random or --policy RUN")
         quality = "success" if args.success_rate is not None else "return"
         target = args.success_rate if args.success_rate is not None else args.quality
         result = collect_expert(
@@ -66,3 +62,15 @@ def collect_from_args(args: CollectArgs, command: str) -> str:
     meta = collected_meta(args, result, env_name, domain, how_made)
     write_dataset(args.out, result.episodes, meta, overwrite=args.overwrite)
     return collected_line(args, result, domain)
+
+
+def scripted_expert(env_name: str, env: gym.Env) -> Callable[[float, np.random.Generator], Policy]:
+    """The noisy scripted expert of `env`, or an RlvError saying what to collect with instead."""
+    if env_name == "acrobot":
+        return NoisyAcrobotExpert
+    if has_scripted_expert(env):
+        return NoisyScriptedExpert
+    raise RlvError(
+        f"no scripted expert for {env_name!r} (--policy expert, the default); use --policy random "
+        "(uniform random actions) or --policy RUN (a trained run's policy, rlv train --out RUN)"
+    )

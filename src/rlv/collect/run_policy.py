@@ -19,6 +19,7 @@ import torch
 
 from rlv.collect.experts import collect_expert, episode_seed, replay_actions
 from rlv.collect.options import CollectArgs, collected_line, collected_meta
+from rlv.config import TrainConfig
 from rlv.data.dataset import write_dataset
 from rlv.encoders import feature_env, run_encoder
 from rlv.envs import make_env
@@ -54,6 +55,35 @@ def check_fits(env: gym.Env, run_env: gym.Env, env_name: str, run: Path, run_env
         )
 
 
+def acting_envs(
+    args: CollectArgs,
+    config: TrainConfig,
+    run: Path,
+    env_name: str,
+    horizon: int | None,
+    acting_domain: str,
+    domain: str,
+) -> tuple[gym.Env, gym.Env | None]:
+    """The env the run's policy acts in (a frozen encoder's features when the run has one) and,
+    when the dataset must record other frames than it acts on (another domain, or features), the
+    env that replays its actions in the frames to record."""
+    encoder_file = run_encoder(config, run)
+
+    def acting(name: str, seed: int, steps: int | None, visual: str) -> gym.Env:
+        return feature_env(
+            make_env(name, seed, steps, visual), encoder_file, config.encoder_mode, f"--policy {run}"
+        )
+
+    env = acting(env_name, args.seed, horizon, acting_domain)
+    if env_name != config.env:
+        check_fits(
+            env, acting(config.env, config.seed, config.horizon, config.domain), env_name, run, config.env
+        )
+    frozen = encoder_file is not None and config.encoder_mode == "frozen"
+    records_frames = domain != acting_domain or frozen  # a frozen run acts on features: record frames
+    return env, make_env(env_name, args.seed, horizon, domain) if records_frames else None
+
+
 def collect_with_run(args: CollectArgs, command: str) -> str:
     """`rlv collect --policy RUN`: roll out the run's policy in its environment (or `--env`),
     record the frames in `--domain`, write the dataset atomically; returns the line to print."""
@@ -72,24 +102,7 @@ def collect_with_run(args: CollectArgs, command: str) -> str:
     acting_domain = config.domain if own_env else "robot"
     domain = args.domain or acting_domain
     horizon = config.horizon if own_env else None
-    encoder_file = run_encoder(config, run)
-    frozen = encoder_file is not None and config.encoder_mode == "frozen"
-    env = feature_env(
-        make_env(env_name, args.seed, horizon, acting_domain),
-        encoder_file,
-        config.encoder_mode,
-        f"--policy {run}",
-    )
-    records_frames = domain != acting_domain or frozen  # a frozen run acts on features: record frames
-    recording_env = make_env(env_name, args.seed, horizon, domain) if records_frames else None
-    if not own_env:
-        run_env = feature_env(
-            make_env(config.env, config.seed, config.horizon, config.domain),
-            encoder_file,
-            config.encoder_mode,
-            run,
-        )
-        check_fits(env, run_env, env_name, run, config.env)
+    env, recording_env = acting_envs(args, config, run, env_name, horizon, acting_domain, domain)
     agent, checkpoint = load_run_agent(run, config, env, args.checkpoint)
     torch.manual_seed(args.seed)
     torch.set_num_threads(config.threads)
