@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import random_episode
+from conftest import random_episode, tiny_config
 
 from rlv.data.dataset import load_dataset, write_dataset
 from rlv.data.replay import ObservationSampler, ReplayBuffer
@@ -11,7 +11,9 @@ from rlv.data.replay_files import load_replay, save_replay
 from rlv.errors import RlvError
 from rlv.methods import rlv as rlv_method
 from rlv.methods.rlv import RLVConfig
+from rlv.methods.spec import Streams
 from rlv.observation import ObservationKind
+from rlv.run_setup import build, observation_sampler
 
 
 def test_round_trip(tmp_path):
@@ -67,6 +69,10 @@ def corrupt_cases(path):
         "nan": lambda: np.savez_compressed(
             episode_file, obs=np.full((3, 6), np.nan, np.float32), success=np.array(True)
         ),
+        "no success": lambda: np.savez_compressed(episode_file, obs=np.zeros((5, 6), np.float32)),
+        "success array": lambda: np.savez_compressed(
+            episode_file, obs=np.zeros((5, 6), np.float32), success=np.ones(4, bool)
+        ),
     }
 
 
@@ -81,6 +87,8 @@ def corrupt_cases(path):
         ("missing episode", "lists 1 episodes but 0"),
         ("shape mismatch", "do not match meta.json"),
         ("nan", "NaN or inf"),
+        ("no success", r"episode_000000_len4\.npz: no 'success' array"),
+        ("success array", r"episode_000000_len4\.npz: 'success' must be one bool"),
     ],
 )
 def test_bad_datasets_raise_one_readable_error(tmp_path, case, message):
@@ -120,3 +128,63 @@ def test_replay_round_trip_and_sampling(tmp_path):
     a, b = replay.sample(8, torch.device("cpu")), clone.sample(8, torch.device("cpu"))
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
     assert set(a.done.tolist()) <= {0.0, 1.0}
+
+
+def test_count_mismatch_names_the_file_pattern(tmp_path):
+    path = tmp_path / "ds"
+    write_dataset(path, [random_episode(4), random_episode(3, seed=1)], {})
+    (path / "episodes" / "episode_000001_len3.npz").rename(path / "episodes" / "ep1.npz")
+    with pytest.raises(RlvError) as error:
+        load_dataset(path)
+    message = str(error.value)
+    assert "lists 2 episodes but 1 files" in message and "episodes/episode_NNNNNN_lenT.npz" in message
+    assert "ep1.npz" in message and "\n" not in message
+
+
+def run_with_dataset(tmp_path, episodes, meta, env="acrobot"):
+    """Build (not train) an RLV run on a dataset written with `meta`."""
+    write_dataset(tmp_path / "ds", episodes, meta)
+    return build(tiny_config(tmp_path, "rlv", tmp_path / "ds", env=env))
+
+
+def warnings_of(capsys):
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("rlv: warning:")]
+
+
+def test_dataset_of_another_env_warns_once(tmp_path, capsys):
+    run_with_dataset(tmp_path, [random_episode(4)], {"env": "gym:SomethingElse-v0"})
+    (line,) = warnings_of(capsys)
+    assert "'gym:SomethingElse-v0'" in line and "'acrobot'" in line and str(tmp_path / "ds") in line
+
+
+@pytest.mark.parametrize("meta", [{"env": "acrobot"}, {}], ids=["same env", "no env"])
+def test_dataset_of_the_run_env_or_none_is_silent(tmp_path, capsys, meta):
+    run_with_dataset(tmp_path, [random_episode(4)], meta)
+    assert warnings_of(capsys) == []
+
+
+def float64_episode(scale=1.0):
+    episode = random_episode(4)
+    episode.obs = episode.obs.astype(np.float64) * scale
+    return episode
+
+
+def test_float64_dataset_for_a_float32_env_warns(tmp_path, capsys):
+    setup = run_with_dataset(tmp_path, [float64_episode()], {"env": "acrobot"})
+    (line,) = warnings_of(capsys)
+    assert "float64" in line and "float32" in line and str(tmp_path / "ds") in line
+    assert setup.sampler.obs.dtype == np.float32
+
+
+def test_float64_dataset_beyond_float32_range_is_refused(tmp_path):
+    scale = 1e39 / float(np.abs(random_episode(4).obs).max())  # the largest value becomes 1e39
+    with pytest.raises(RlvError, match=r"float64 observations reach 1e\+39, beyond the largest float32"):
+        run_with_dataset(tmp_path, [float64_episode(scale)], {})
+
+
+def test_float64_dataset_for_a_float64_env_is_silent(tmp_path, capsys):
+    write_dataset(tmp_path / "ds", [float64_episode()], {"env": "acrobot"})
+    streams = Streams(observations=tmp_path / "ds", obs_batch_size=8)
+    config = tiny_config(tmp_path, "rlv", tmp_path / "ds")
+    observation_sampler(streams, ObservationKind((6,)), config, env_dtype=np.dtype(np.float64))
+    assert warnings_of(capsys) == []

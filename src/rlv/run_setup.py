@@ -4,15 +4,17 @@ environments, the method's agent, the robot replay and the data streams the meth
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from rlv.config import TrainConfig
-from rlv.data.dataset import load_dataset
+from rlv.data.dataset import Dataset, load_dataset
 from rlv.data.device import BatchSampler
 from rlv.data.paired import PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler, ReplayBuffer
@@ -52,7 +54,9 @@ def build(config: TrainConfig, run: Path | None = None) -> Setup:
     spec, options = method_spec(config.algo), method_options(config)
     streams = spec.streams(options)
     frozen = encoder_file if config.encoder_mode == "frozen" else None
-    sampler = observation_sampler(streams, obs, config, frozen) if streams.observations is not None else None
+    sampler = None
+    if streams.observations is not None:
+        sampler = observation_sampler(streams, obs, config, frozen, np.dtype(env.observation_space.dtype))
     env_label = config.env if frozen is None else f"{config.env} with a frozen --encoder"
     spec.check(options, obs, sampler, env_label)
     paired = paired_sampler(streams, obs, config) if streams.paired is not None else None
@@ -98,12 +102,18 @@ def observation_kind(env: gym.Env, config: TrainConfig, encoder_file: EncoderFil
 
 
 def observation_sampler(
-    streams: Streams, obs: ObservationKind, config: TrainConfig, frozen: EncoderFile | None = None
+    streams: Streams,
+    obs: ObservationKind,
+    config: TrainConfig,
+    frozen: EncoderFile | None = None,
+    env_dtype: np.dtype | None = None,
 ) -> ObservationSampler:
-    """The declared observation dataset, checked against the env's observations; with a frozen
-    encoder, its frames are checked against the encoder's and replaced by their features."""
+    """The declared observation dataset, checked against the env's observations (`env_dtype`: the
+    env's own observation dtype); with a frozen encoder, its frames are checked against the
+    encoder's and replaced by their features."""
     assert streams.observations is not None
     dataset = load_dataset(streams.observations, streams.max_episodes)
+    meta = dataset.meta
     if frozen is not None:
         if dataset.meta["obs_dtype"] != "uint8":
             raise RlvError(
@@ -121,7 +131,48 @@ def observation_sampler(
         raise RlvError(
             f"{streams.observations}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
         )
+    warn_other_env(streams.observations, meta, config.env, "dataset")
+    check_vector_dtype(dataset, obs, np.dtype(obs.dtype) if env_dtype is None else env_dtype, config.env)
     return ObservationSampler(dataset, seed=config.seed + 3, timelimit_done=streams.timelimit_done)
+
+
+def warn(message: str) -> None:
+    """One `rlv: warning: ...` line on stderr: a doubtful input that is still used."""
+    print(f"rlv: warning: {message}", file=sys.stderr)
+
+
+def warn_other_env(path: Path, meta: dict[str, Any], env: str, what: str) -> None:
+    """Warn when the data's meta.json names an env other than the run's `env`: its observations fit
+    (checked elsewhere), but it may be another task's. Data that names no env (imported videos)
+    passes silently."""
+    made_for = meta.get("env")
+    if isinstance(made_for, str) and made_for and made_for != env:
+        warn(
+            f"{path}: {what} made for env {made_for!r} (its meta.json), but this run trains on --env "
+            f"{env!r}; its observations have the same shape, so it is used: check that it is the data "
+            "you meant"
+        )
+
+
+def check_vector_dtype(dataset: Dataset, obs: ObservationKind, env_dtype: np.dtype, env: str) -> None:
+    """Vector observations are stored and learned on as `obs.dtype` (float32). A dataset of another
+    dtype than that and than the env's own (float64 for a float32 env) is converted, with a warning
+    naming both dtypes; values that float32 cannot hold (they would become inf) are an RlvError."""
+    stored, kept = np.dtype(dataset.meta["obs_dtype"]), np.dtype(obs.dtype)
+    if obs.image or stored in (kept, env_dtype):
+        return
+    if np.issubdtype(stored, np.floating) and stored.itemsize > kept.itemsize:
+        largest = max(float(np.abs(episode.obs).max()) for episode in dataset.episodes)
+        limit = float(np.finfo(kept).max)
+        if largest > limit:
+            raise RlvError(
+                f"{dataset.path}: {stored} observations reach {largest:g}, beyond the largest {kept} "
+                f"({limit:g}) that the run stores them as"
+            )
+    warn(
+        f"{dataset.path}: observations are {stored}, but {env!r} observations are {env_dtype}; they are "
+        f"converted to {kept} (as the run stores observations)"
+    )
 
 
 def paired_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) -> PairedSampler:
@@ -133,4 +184,5 @@ def paired_sampler(streams: Streams, obs: ObservationKind, config: TrainConfig) 
             f"{streams.paired}: paired frames have shape {frames.robot.shape[1:]}, "
             f"but {config.env} observations have shape {obs.shape}"
         )
+    warn_other_env(streams.paired, frames.meta, config.env, "paired frames")
     return PairedSampler(frames, seed=config.seed + 5)

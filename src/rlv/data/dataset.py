@@ -31,6 +31,8 @@ from rlv.files import is_disk_error, shared_tmpdir, write_failure
 
 FORMAT_NAME = "rlv-dataset"
 FORMAT_VERSION = 1
+EPISODE_PATTERN = "episodes/episode_NNNNNN_lenT.npz"
+"""Where a dataset's episode files are, as error messages name them (N: the index, T: the length)."""
 
 
 @dataclass
@@ -244,9 +246,13 @@ def _read_episode(file: Path, meta: dict[str, Any]) -> Episode:
             f"{file}: observations {obs.shape[1:]} {obs.dtype} do not match meta.json "
             f"{tuple(meta['obs_shape'])} {meta['obs_dtype']}"
         )
+    if "success" not in arrays:
+        raise RlvError(f"{file}: no 'success' array (required: a bool, whether the episode ends in success)")
+    if arrays["success"].size != 1:
+        raise RlvError(f"{file}: 'success' must be one bool, got an array of shape {arrays['success'].shape}")
     episode = Episode(
         obs=obs,
-        success=bool(arrays.get("success", np.array(True))),
+        success=bool(arrays["success"]),
         true_actions=arrays.get("true_actions"),
         rewards=arrays.get("rewards"),
     )
@@ -260,8 +266,12 @@ def load_dataset(path: Path, max_episodes: int | None = None) -> Dataset:
     meta = read_meta(path)
     files = sorted((path / "episodes").glob("episode_*.npz"))
     if len(files) != meta["num_episodes"]:
+        others = sorted(set((path / "episodes").glob("*.npz")) - set(files))
+        shown = ", ".join(other.name for other in others[:3]) + (", ..." if len(others) > 3 else "")
+        named = f"; not named so: {shown}" if others else ""
         raise RlvError(
-            f"{path}: meta.json lists {meta['num_episodes']} episodes but {len(files)} files are present"
+            f"{path}: meta.json lists {meta['num_episodes']} episodes but {len(files)} files are present "
+            f"as {EPISODE_PATTERN}{named}"
         )
     if max_episodes is not None:
         if max_episodes < 1:
