@@ -79,6 +79,12 @@ _IMAGE_TASKS: dict[str, TrainConfig] = {
         sac=SACConfig(batch_size=128),
     ),
 }
+# Meta-World's own versions (4-D actions, random placements; `push` and `drawer-open` before they
+# became the paper's tasks): the same learners and budgets
+_IMAGE_TASKS |= {
+    f"{task}-mw": dataclasses.replace(_IMAGE_TASKS[task], env=f"{task}-mw")
+    for task in ("push", "drawer-open")
+}
 
 
 def _image_rlv(task: str, **rlv: Any) -> TrainConfig:

@@ -206,7 +206,7 @@ class FromRunArgs:
     """Checkpoint directory whose replay to read (default: the run's newest usable one)."""
     success: Annotated[str, tyro.conf.arg(metavar="{auto,terminated,reward,none}")] = "auto"
     """Which episodes end in success (the replay keeps no info['is_success']): auto = reward for
-    pointmass, push and drawer-open (reward 0 exactly on success), terminated otherwise; terminated
+    pointmass and the Meta-World tasks (reward 0 exactly on success), terminated otherwise; terminated
     = the env ended the episode before the time limit; reward = the last reward is at least
     --success-reward; none."""
     success_reward: float = 0.0

@@ -41,7 +41,7 @@ from rlv.observation import ObservationKind
 
 SuccessRule = Literal["auto", "terminated", "reward", "none"]
 SUCCESS_RULES: dict[str, str] = {
-    "auto": "the env's rule: reward for pointmass, push and drawer-open (reward 0 exactly on success), "
+    "auto": "the env's rule: reward for pointmass and the Meta-World tasks (reward 0 exactly on success), "
     "terminated for every other env",
     "terminated": "the env terminated the episode (Acrobot's goal; a Gymnasium env's own end), "
     "not the time limit",

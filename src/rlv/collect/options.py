@@ -21,8 +21,9 @@ class CollectArgs:
     out: Path
     """Dataset directory to create."""
     env: str | None = None
-    """Environment to collect in (acrobot, pointmass, push, drawer-open, gym:<id> with --policy random or
-    RUN); default acrobot, or with --policy RUN the run's own environment (and time limit)."""
+    """Environment to collect in (acrobot, pointmass, push, drawer-open, push-mw, drawer-open-mw,
+    gym:<id> with --policy random or RUN); default acrobot, or with --policy RUN the run's own
+    environment (and time limit)."""
     episodes: int = 250
     """Episodes to collect (the paper's Acrobot pools hold about 25,000 transitions)."""
     quality: float | None = None

@@ -7,30 +7,27 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from rlv.envs import metaworld_tasks, pointmass
+from rlv.envs import metaworld_tasks, paper_tasks, pointmass
 from rlv.envs.acrobot import ACROBOT_HORIZON, ContinuousAcrobot
 from rlv.errors import RlvError
+
+METAWORLD_TASKS: dict[str, metaworld_tasks.Task] = {**paper_tasks.TASKS, **metaworld_tasks.TASKS}
+"""The Meta-World image tasks: the paper's `push` and `drawer-open`, Meta-World's own `push-mw` and
+`drawer-open-mw`."""
 
 _BUILTIN: dict[str, tuple[Callable[[str], gym.Env], int, tuple[str, ...]]] = {
     "acrobot": (lambda domain: ContinuousAcrobot(), ACROBOT_HORIZON, ("robot",)),
     "pointmass": (lambda domain: pointmass.PointMassEnv(domain), pointmass.HORIZON, pointmass.DOMAINS),
-    **{
-        task: (
-            lambda domain, task=task: metaworld_tasks.MetaWorldImageEnv(task, domain),
-            spec["horizon"],
-            metaworld_tasks.DOMAINS,
-        )
-        for task, spec in metaworld_tasks.TASKS.items()
-    },
+    **{task: (spec.make, spec.horizon, metaworld_tasks.DOMAINS) for task, spec in METAWORLD_TASKS.items()},
 }
 ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:<id>")
 """Names `make_env` accepts."""
 
 
 def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "robot") -> gym.Env:
-    """Create env `name` (`acrobot`, `pointmass`, `push`, `drawer-open` or `gym:<id>`), seeded, with a
-    TimeLimit of `horizon` steps, rendering observations in visual `domain` (`robot` or, for the
-    image tasks, `human` or `humanlike`).
+    """Create env `name` (`acrobot`, `pointmass`, `push`, `drawer-open`, `push-mw`, `drawer-open-mw`
+    or `gym:<id>`), seeded, with a TimeLimit of `horizon` steps, rendering observations in visual
+    `domain` (`robot` or, for the image tasks, `human` or `humanlike`).
 
     The returned env is reset once with `seed`, so its reset randomness is fixed from here on.
     """
@@ -81,7 +78,7 @@ def episode_success(info: dict, terminated: bool) -> bool:
     return bool(terminated) if np.isnan(reported) else bool(reported)
 
 
-SUCCESS_REWARD: dict[str, float] = {task: 0.0 for task in ("pointmass", *metaworld_tasks.TASKS)}
+SUCCESS_REWARD: dict[str, float] = {task: 0.0 for task in ("pointmass", *METAWORLD_TASKS)}
 """Built-in tasks that never terminate and signal success by their reward instead: a step is a
 success exactly when its reward is this value (-1 per step, 0 on success). What `rlv data
 from-run` uses for them, as a run's replay keeps rewards but no infos."""
