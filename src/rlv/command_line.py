@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import tyro
 
 from rlv.config import TrainConfig
-from rlv.errors import RlvError
+from rlv.errors import RlvError, did_you_mean
 from rlv.methods.registry import METHODS, with_algo
 from rlv.presets import PRESETS, get_preset
 
@@ -169,9 +169,9 @@ def train_config(args: list[str]) -> TrainConfig:
 
 def preset_config(name: str) -> TrainConfig:
     """The preset `name`; an unknown name suggests the closest known one."""
-    close = [] if name in PRESETS else difflib.get_close_matches(name, list(PRESETS), n=1)
-    if close:
-        raise RlvError(f"unknown preset {name!r}; did you mean {close[0]!r}?")
+    suggestion = "" if name in PRESETS else did_you_mean(name, list(PRESETS))
+    if suggestion:
+        raise RlvError(f"unknown preset {name!r}{suggestion}")
     return get_preset(name)
 
 

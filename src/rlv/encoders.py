@@ -14,7 +14,6 @@ that changed.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import torch
 
 from rlv.data.dataset import Dataset, Episode
 from rlv.errors import RlvError
-from rlv.files import write_bytes_atomic, write_text_atomic
+from rlv.files import file_fingerprint, write_bytes_atomic, write_text_atomic
 from rlv.nets import ImageEncoder
 
 FORMAT = "rlv-encoder/1"
@@ -49,15 +48,6 @@ class EncoderFile:
     @property
     def architecture(self) -> dict[str, Any]:
         return self.meta["architecture"]
-
-
-def file_fingerprint(path: Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def architecture_of(

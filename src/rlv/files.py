@@ -132,6 +132,20 @@ def run_lock(run: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _hash_bytes(digest: hashlib._Hash, path: Path) -> None:
+    """Feed the bytes of the file `path` to `digest`, a megabyte at a time."""
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    _hash_bytes(digest, path)
+    return digest.hexdigest()
+
+
 def directory_fingerprint(path: Path) -> str:
     """SHA-256 over the relative names and bytes of every file below `path` (or of the file `path`),
     in sorted order: the same data gives the same fingerprint wherever it lies."""
@@ -139,7 +153,5 @@ def directory_fingerprint(path: Path) -> str:
     files = [path] if path.is_file() else sorted(item for item in path.rglob("*") if item.is_file())
     for file in files:
         digest.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        _hash_bytes(digest, file)
     return digest.hexdigest()

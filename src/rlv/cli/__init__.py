@@ -29,7 +29,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib.metadata
 import json
 import shlex
@@ -40,7 +39,7 @@ from typing import Any
 
 from rlv.cli.args import EvalArgs, PlotArgs, ReportArgs, ResumeArgs, SweepArgs
 from rlv.command_line import parse, train_config
-from rlv.errors import RlvError
+from rlv.errors import RlvError, did_you_mean
 from rlv.files import is_disk_error
 from rlv.presets import PRESET_HELP, PRESETS
 
@@ -210,12 +209,6 @@ def cmd_presets(args: list[str]) -> None:
     print("\nmethods (rlv train --algo NAME, options --NAME.*):")
     for name, spec in METHODS.items():
         print(f"{name:<{width}}  {spec.summary}")
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """`; did you mean 'X'?` for the choice closest to `word`, or nothing."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def version() -> str:
