@@ -30,6 +30,22 @@ def run(command: list[str], log: Path) -> None:
         subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=True)
 
 
+def run_parallel(jobs: list[tuple[list[str], Path]], workers: int) -> None:
+    """Run (command, log) jobs `workers` at a time (each appends to its log); exits if one failed."""
+    pending, running = list(jobs), []
+    while pending or running:
+        while pending and len(running) < workers:
+            command, log = pending.pop(0)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(log, "a")  # noqa: SIM115 (closed when the process ends)
+            running.append((subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT), handle, log))
+        process, handle, log = running.pop(0)
+        code = process.wait()
+        handle.close()
+        if code != 0:
+            sys.exit(f"a job failed (exit {code}); see {log}")
+
+
 def sweep(
     work: Path,
     methods: dict[str, tuple[str, list[str]]],
@@ -48,12 +64,17 @@ def sweep(
     }
     work.mkdir(parents=True, exist_ok=True)
     (work / spec_file).write_text(json.dumps(spec, indent=2) + "\n")
-    command = rlv_command("sweep", str(work), "--spec", str(work / spec_file), "--num-cpus", str(workers))
+    sweep_spec(work, work / spec_file, workers)
+    return {name: [work / name / f"seed_{seed}" for seed in range(seeds)] for name in methods}
+
+
+def sweep_spec(work: Path, spec: Path, workers: int) -> None:
+    """`rlv sweep WORK --spec SPEC` (`workers` trials at a time); exits if a trial failed."""
+    command = rlv_command("sweep", str(work), "--spec", str(spec), "--num-cpus", str(workers))
     if subprocess.run(command).returncode != 0:
         sys.exit(
             f"rlv sweep failed; fix the trials above and run this again (finished runs are kept): {work}"
         )
-    return {name: [work / name / f"seed_{seed}" for seed in range(seeds)] for name in methods}
 
 
 def curve(run_dir: Path, metric: str = "eval/return") -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,9 @@ k x k 'same' conv, 2x2 max-pool, ReLU), one extractor shared by actor and critic
 are printed. What still differs, and is part of each learner's cost: ours augments every batch
 with a random shift (pad 4, one offset per frame), SB3 does not augment; SB3 scales pixels by
 1/255 on the float tensor, ours to [-1, 1]. RLV adds as many video rows as robot rows and the
-inverse model (presets `pointmass-rlv`, `push-rlv`).
+inverse model (presets `pointmass-rlv`, `push-rlv`). The frozen rows are the updates of
+`rlv train --encoder FILE --encoder-mode frozen`: the learner on 50 pretrained features per frame,
+each frame encoded once (that encoding is outside the update, and not timed here).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from torch import nn
 from rlv.data.dataset import Dataset, Episode
 from rlv.data.device import BatchSampler
 from rlv.data.replay import ObservationSampler, ReplayBuffer
+from rlv.encoders import encode_frames
 from rlv.envs import make_env
 from rlv.methods import RLV, SAC
+from rlv.nets import ImageEncoder
 from rlv.observation import ObservationKind
 from rlv.presets import PRESETS
 
@@ -38,6 +42,9 @@ SETTINGS = {
     "push": "push encoder (5x5, 16-16-32), batch 128",
 }
 Transition = tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]
+FEATURES = 50
+"""Features of the frozen rows' encoder (rlv pretrain's default --feature-dim)."""
+FROZEN = "rlv {} (ours), frozen pretrained encoder: 50 features"
 
 
 def pointmass_transitions(count: int, seed: int) -> list[Transition]:
@@ -54,15 +61,18 @@ def pointmass_transitions(count: int, seed: int) -> list[Transition]:
     return transitions
 
 
-def video_sampler(transitions: list[Transition], seed: int) -> ObservationSampler:
-    """The same frames as action-free episodes of 40 transitions (RLV's observation rows)."""
+def video_sampler(
+    transitions: list[Transition], seed: int, shape: tuple[int, ...] = (48, 48, 3)
+) -> ObservationSampler:
+    """The same observations (frames, or features of `shape`) as action-free episodes of 40
+    transitions (RLV's observation rows)."""
     episodes = [
         Episode(
             obs=np.stack([t[0] for t in transitions[i : i + 40]] + [transitions[i + 39][3]]), success=False
         )
         for i in range(0, len(transitions) - 39, 40)
     ]
-    return ObservationSampler(Dataset(Path("."), {"obs_shape": [48, 48, 3]}, episodes), seed=seed)
+    return ObservationSampler(Dataset(Path("."), {"obs_shape": list(shape)}, episodes), seed=seed)
 
 
 def count_parameters(*modules: nn.Module) -> int:
@@ -94,6 +104,35 @@ def our_learner(
     batches = BatchSampler(replay, sampler, None, device, on_device=device.type != "cpu")
     count = count_parameters(sac.encoder, sac.actor, sac.critic, *extra)
     return (lambda: agent.update(batches.sample(sac_config.batch_size, rows, 0))), count
+
+
+def frozen_learner(
+    algo: str, task: str, transitions: list[Transition], device: torch.device
+) -> tuple[Callable[[], object], int]:
+    """One update of our `algo` as `rlv train --encoder FILE` (frozen) runs it: every frame encoded
+    once by the `task` preset's encoder with a 50-feature head (random weights: the cost does not
+    depend on them), the learner on the features; its parameter count (the encoder not included)."""
+    preset = PRESETS[f"{task}-{algo}"]
+    encoder = ImageEncoder((48, 48, 3), preset.sac.conv_channels, preset.sac.conv_kernel, FEATURES)
+    encode = lambda frame: encode_frames(encoder, frame[None])[0]  # noqa: E731
+    features = [(encode(obs), action, reward, encode(next_obs), done) for obs, action, reward, next_obs, done
+                in transitions]  # fmt: skip
+    kind = ObservationKind((FEATURES,))
+    replay = ReplayBuffer(kind.shape, 2, len(features), seed=0, obs_dtype=np.float32)
+    for transition in features:
+        replay.add(*transition)
+    parts = (FEATURES, 2, preset.sac)
+    networks = (kind.encoder(preset.sac), kind.augment(preset.sac))
+    if algo == "rlv":
+        agent = RLV(*parts, preset.rlv, str(device), *networks)
+        sampler = video_sampler(features, seed=1, shape=(FEATURES,))
+        rows, sac, extra = preset.rlv.obs_batch_size, agent.sac, (agent.idm,)
+    else:
+        agent = SAC(*parts, str(device), *networks)
+        sampler, rows, sac, extra = None, 0, agent, ()
+    batches = BatchSampler(replay, sampler, None, device, on_device=device.type != "cpu")
+    count = count_parameters(sac.encoder, sac.actor, sac.critic, *extra)
+    return (lambda: agent.update(batches.sample(preset.sac.batch_size, rows, 0))), count
 
 
 def same_convs_extractor() -> type:
@@ -174,6 +213,8 @@ def image_rows(args: Any, best_rate: Callable[..., float]) -> list[dict[str, obj
                 lambda task=task: sb3_learner(task, transitions, device),
             ),
             (task, "rlv RLV (ours)", lambda task=task: our_learner("rlv", task, transitions, device, False)),
+            (task, FROZEN.format("SAC"), lambda task=task: frozen_learner("sac", task, transitions, device)),
+            (task, FROZEN.format("RLV"), lambda task=task: frozen_learner("rlv", task, transitions, device)),
         ]
         if args.compile:
             learners.append(

@@ -198,9 +198,15 @@ def test_pretrain_command_prints_its_scores(
     out = tmp_path / "cli.pt"
     args = ["pretrain", "--robot", str(pointmass_data / "robot"), "--videos", str(pointmass_data / "human")]
     args += ["--updates", "3", "--batch-size", "8", "--conv-channels", "4", "4", "--conv-kernel", "3"]
+    args += ["--heldout", "0.5"]  # two held-out robot episodes: the state probe fits on one
     assert main([*args, "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "inverse-model action MSE on held-out video transitions" in printed
+    scores = load_encoder(out).meta["scores"]
+    for domain in ("robot", "video"):
+        line = next(line for line in printed.splitlines() if f"state probe RMSE on held-out {domain}" in line)
+        rmse, chance = scores[f"state_{domain}_rmse"], scores[f"state_chance_{domain}_rmse"]
+        assert line.endswith(f": {rmse:.4f} (chance {chance:.4f})") and rmse > 0 and chance > 0
     assert main([*args, "--out", str(out), "--no-progress"]) == 1  # exists: refused, unchanged
     error = capsys.readouterr().err.strip()
     assert error == f"rlv: error: {out}: already exists (use --overwrite or another --out)"

@@ -1,17 +1,15 @@
 """Contract tests of the domain-transfer methods: each loss's gradient reaches what it should and
-nothing else, the gradient-reversal ramp, appearance randomisation, the encoder-only update the
-probe uses, and the transfer probe's scores on tiny data."""
+nothing else, the gradient-reversal ramp, appearance randomisation (the transfer probe's tests:
+tests/test_transfer_probe.py)."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from test_image_agents import (
     ACT_DIM,
     SHAPE,
     B,
-    changed,
     images,
     obs_batch,
     paired_batch,
@@ -152,22 +150,6 @@ def test_appearance_randomisation():
     assert torch.equal(augment(x), x)
 
 
-def test_update_encoder_moves_encoder_and_inverse_model_only():
-    agent = make(contrastive_weight=1.0, idm_encoder_weight=1.0, temporal_weight=1.0)
-    before = {name: snapshot(getattr(agent.sac, name)) for name in ("encoder", "critic", "actor")}
-    idm = snapshot(agent.idm)
-    alpha = agent.sac.log_alpha.item()
-    observation = obs_batch()._replace(true_action=torch.rand(B, ACT_DIM) * 2 - 1)
-    metrics = agent.update_encoder(robot_batch(), observation, paired_batch())
-    assert changed(before["encoder"], agent.sac.encoder) and changed(idm, agent.idm)
-    assert not changed(before["critic"], agent.sac.critic) and not changed(before["actor"], agent.sac.actor)
-    assert agent.sac.log_alpha.item() == alpha and agent.updates == 1
-    expected = {"loss/idm", "loss/contrastive", "loss/temporal", "stat/paired_retrieval", "stat/feature_std",
-                "stat/robot_feature_std", "stat/obs_feature_std", "stat/idm_obs_action_mse",
-                "stat/obs_action_chance_mse"}  # fmt: skip
-    assert expected <= set(metrics) <= set(RLV.METRICS)
-
-
 def test_new_options_off_leave_the_update_as_it_was():
     """Defaults draw no extra random numbers and compute the same update as before the options:
     two agents, one with the new options at explicit zero, give identical weights."""
@@ -178,29 +160,3 @@ def test_new_options_off_leave_the_update_as_it_was():
         agent.update(Batches(robot_batch(), obs_batch()))
         results.append(snapshot(agent.sac.encoder) + snapshot(agent.sac.critic) + [torch.get_rng_state()])
     assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
-
-
-def test_transfer_probe_scores_on_tiny_data():
-    from rlv.experiments.probe import PROBE_METHODS, ProbeConfig, run_probe
-
-    config = ProbeConfig(
-        robot_episodes=4, human_episodes=4, eval_episodes=3, paired=100, eval_pairs=64, updates=3
-    )
-    chosen = [m for m in PROBE_METHODS if m.name in ("none", "contrastive", "humanlike", "dann_appearance")]
-    rows = run_probe(config, chosen)
-    assert [row["method"] for row in rows] == [m.name for m in chosen]
-    for row in rows:
-        values = np.array([v for k, v in row.items() if k != "method"], dtype=float)
-        assert np.isfinite(values).all()
-        assert 0 <= row["retrieval_top1"] <= 1 and row["chance_mse"] > 0 and row["state_chance_rmse"] > 0
-
-
-def test_ridge_probe_recovers_a_linear_map():
-    from rlv.experiments.probe import ridge
-
-    generator = torch.Generator().manual_seed(0)
-    features = torch.randn(500, 8, generator=generator)
-    features[:, 3] = 0.0  # a dead dimension
-    targets = features @ torch.randn(8, 2, generator=generator) + 0.5
-    predict = ridge(features, targets, strength=1e-6)
-    torch.testing.assert_close(predict(features), targets, atol=1e-3, rtol=1e-3)

@@ -9,7 +9,7 @@ One update, for B robot rows (s, s', a) and N video rows (o, o'), f the encoder 
        temporal contrast, paired InfoNCE / MSE, adversarial alignment), one step of f on L_f
     3. the transfer step after f's: the discriminator's (with alignment), feature spread
 
-Held-out episodes (and pairs) score the encoder at the end (`score_encoder`).
+Held-out episodes (and pairs) score the encoder at the end (`rlv.encoder_scores`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
@@ -29,7 +28,8 @@ from rlv.batches import ObservationBatch, PairedBatch
 from rlv.data.dataset import Dataset, load_dataset
 from rlv.data.paired import PairedFrames, PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler
-from rlv.encoders import architecture_of, encode_frames, save_encoder
+from rlv.encoder_scores import score_encoder, score_lines
+from rlv.encoders import architecture_of, save_encoder
 from rlv.errors import RlvError
 from rlv.files import directory_fingerprint
 from rlv.nets import ImageEncoder, InverseModel, RandomShift
@@ -250,48 +250,6 @@ class EncoderPretrainer:
         return {"loss/idm": loss.item()}
 
 
-def action_scores(pretrainer: EncoderPretrainer, dataset: Dataset, name: str) -> dict[str, float]:
-    """The inverse model's action MSE on every transition of `dataset` (held out), beside the MSE
-    of always guessing their mean action (labels below it carry information)."""
-    if not dataset.episodes or any(episode.true_actions is None for episode in dataset.episodes):
-        return {}
-    encode = lambda frames: torch.as_tensor(encode_frames(pretrainer.encoder, frames))  # noqa: E731
-    obs = np.concatenate([episode.obs[:-1] for episode in dataset.episodes])
-    next_obs = np.concatenate([episode.obs[1:] for episode in dataset.episodes])
-    actions = torch.as_tensor(np.concatenate([episode.true_actions for episode in dataset.episodes]))
-    with torch.no_grad():
-        predicted = pretrainer.idm(
-            encode(obs).to(pretrainer.device), encode(next_obs).to(pretrainer.device)
-        ).cpu()
-    return {
-        f"idm_{name}_mse": float((predicted - actions).pow(2).mean()),
-        f"chance_{name}_mse": float((actions - actions.mean(dim=0)).pow(2).mean()),
-        f"feature_std_{name}": float(torch.as_tensor(encode(obs)).std(dim=0).mean()),
-    }
-
-
-def retrieval_score(pretrainer: EncoderPretrainer, pairs: PairedFrames, limit: int = 512) -> dict[str, float]:
-    """Top-1 accuracy of finding each held-out human frame's own robot frame (cosine) among the
-    held-out robot frames (at most `limit`); chance is 1 / that many."""
-    robot = torch.as_tensor(encode_frames(pretrainer.encoder, pairs.robot[:limit]))
-    human = torch.as_tensor(encode_frames(pretrainer.encoder, pairs.human[:limit]))
-    similarity = F.normalize(human, dim=1) @ F.normalize(robot, dim=1).T
-    hits = (similarity.argmax(dim=1) == torch.arange(len(robot))).float().mean()
-    return {"retrieval_top1": float(hits), "retrieval_chance": 1.0 / len(robot)}
-
-
-def score_encoder(pretrainer: EncoderPretrainer, splits: PretrainSplits) -> dict[str, float]:
-    """The encoder's scores on held-out data: the inverse model's action error on robot and on video
-    transitions (when the videos keep their true actions) vs chance, the feature spread of each
-    domain, and paired retrieval (with paired frames)."""
-    scores = action_scores(pretrainer, splits.robot[1], "robot")
-    if splits.videos is not None:
-        scores |= action_scores(pretrainer, splits.videos[1], "video")
-    if splits.paired is not None and len(splits.paired[1].robot) >= 2:
-        scores |= retrieval_score(pretrainer, splits.paired[1])
-    return scores
-
-
 def objectives(config: PretrainConfig) -> dict[str, Any]:
     """The losses and augmentation an encoder was trained with (its file's metadata)."""
     transfer = {field.name: getattr(config, field.name) for field in dataclasses.fields(TransferConfig)}
@@ -319,12 +277,9 @@ def data_record(config: PretrainConfig, splits: PretrainSplits) -> list[dict[str
     return [item | {"fingerprint": directory_fingerprint(Path(item["path"]))} for item in record]
 
 
-def pretrain(config: PretrainConfig) -> dict[str, Any]:
-    """Check, load, train for `config.updates` steps, score on held-out data, write the encoder
-    file; returns its metadata (with the scores and the file's fingerprint)."""
-    check_pretrain_config(config)
-    splits = load_splits(config)
-    torch.set_num_threads(config.threads)
+def train_encoder(config: PretrainConfig, splits: PretrainSplits) -> EncoderPretrainer:
+    """A new EncoderPretrainer trained for `config.updates` steps on the training parts of `splits`
+    (the config is checked by the caller)."""
     device = torch.device(config.device)
     robot = ObservationSampler(splits.robot[0], seed=config.seed + 1)
     videos = None if splits.videos is None else ObservationSampler(splits.videos[0], seed=config.seed + 2)
@@ -348,6 +303,27 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
                 refresh=False,
             )
     bar.close()
+    return pretrainer
+
+
+def held_out_scores(pretrainer: EncoderPretrainer, splits: PretrainSplits) -> dict[str, float]:
+    """`rlv.encoder_scores.score_encoder` on the held-out parts of `splits`."""
+    return score_encoder(
+        pretrainer.encoder,
+        pretrainer.idm,
+        splits.robot[1],
+        None if splits.videos is None else splits.videos[1],
+        None if splits.paired is None else splits.paired[1],
+    )
+
+
+def pretrain(config: PretrainConfig) -> dict[str, Any]:
+    """Check, load, train for `config.updates` steps, score on held-out data, write the encoder
+    file; returns its metadata (with the scores and the file's fingerprint)."""
+    check_pretrain_config(config)
+    splits = load_splits(config)
+    torch.set_num_threads(config.threads)
+    pretrainer = train_encoder(config, splits)
     meta = {
         "architecture": architecture_of(
             pretrainer.encoder,
@@ -358,33 +334,19 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
         ),
         "objectives": objectives(config),
         "data": data_record(config, splits),
-        "scores": score_encoder(pretrainer, splits),
+        "scores": held_out_scores(pretrainer, splits),
         "seed": config.seed,
     }
     meta["fingerprint"] = save_encoder(config.out, pretrainer.encoder, meta)
     return meta
 
 
-SCORE_LINES = (
-    ("idm_robot_mse", "chance_robot_mse", "inverse-model action MSE on held-out robot transitions"),
-    ("idm_video_mse", "chance_video_mse", "inverse-model action MSE on held-out video transitions"),
-    ("retrieval_top1", "retrieval_chance", "paired retrieval top-1 (human frame -> its robot frame)"),
-    ("feature_std_robot", None, "feature spread, robot frames (mean per-dimension std)"),
-    ("feature_std_video", None, "feature spread, video frames"),
-)
-
-
 def pretrain_report(meta: dict[str, Any], out: Path) -> str:
     """What `rlv pretrain` prints: the file written and the encoder's held-out scores (each beside
-    its chance level where it has one); scores the data cannot give are left out."""
-    scores = meta["scores"]
+    its chance level where it has one; `rlv.encoder_scores.score_lines`)."""
+    has_videos = any(item["role"] == "videos" for item in meta["data"])
     lines = [
-        f"wrote {out} (fingerprint {meta['fingerprint'][:12]}, {meta['architecture']['out_dim']} features)"
+        f"wrote {out} (fingerprint {meta['fingerprint'][:12]}, {meta['architecture']['out_dim']} features)",
+        *score_lines(meta["scores"], has_videos),
     ]
-    for key, chance, text in SCORE_LINES:
-        if key in scores:
-            against = f" (chance {scores[chance]:.4f})" if chance and chance in scores else ""
-            lines.append(f"  {text}: {scores[key]:.4f}{against}")
-    if "idm_video_mse" not in scores and any(item["role"] == "videos" for item in meta["data"]):
-        lines.append("  (the videos keep no true actions: no label error on them)")
     return "\n".join(lines)

@@ -91,17 +91,19 @@ def episode_seed(seed: int, index: int) -> int:
 
 
 def rollout(env: gym.Env, policy: Policy, seed: int) -> Episode:
-    """One episode with `policy`, reset with `seed`; keeps observations, actions and rewards."""
-    obs, _ = env.reset(seed=seed)
+    """One episode with `policy`, reset with `seed`; keeps observations, actions and rewards, and
+    the true states (T+1, state_dim) when the env's info has a "state" at the reset and every step."""
+    obs, info = env.reset(seed=seed)
     if hasattr(policy, "reset"):
         policy.reset()
-    observations, actions, rewards = [obs], [], []
+    observations, actions, rewards, states = [obs], [], [], [info.get("state")]
     while True:
         action = policy(env, obs)
         obs, reward, terminated, truncated, info = env.step(action)
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
+        states.append(info.get("state"))
         if terminated or truncated:
             break
     success = episode_success(info, terminated)
@@ -111,7 +113,20 @@ def rollout(env: gym.Env, policy: Policy, seed: int) -> Episode:
         success=success,
         true_actions=np.asarray(actions, dtype=np.float32),
         rewards=np.asarray(rewards, dtype=np.float32),
+        states=stacked_states(states),
     )
+
+
+def stacked_states(states: list[np.ndarray | None]) -> np.ndarray | None:
+    """The visited states as one (T+1, state_dim) float32 array, or None unless every step had a
+    finite numeric one of one width (a gym:<id> env's info["state"] may be something else)."""
+    if any(state is None for state in states):
+        return None
+    try:
+        stacked = np.asarray([np.ravel(state) for state in states], dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    return stacked if stacked.ndim == 2 and np.all(np.isfinite(stacked)) else None
 
 
 def average_return(episodes: list[Episode]) -> float:

@@ -4,7 +4,8 @@ Layout (format `rlv-dataset`, version 1; full description in docs/dataset_format
 
     DS/meta.json
     DS/episodes/episode_000000_len100.npz   obs (T+1, *obs_shape), success () bool,
-                                            optional true_actions (T, act_dim), rewards (T,)
+                                            optional true_actions (T, act_dim), rewards (T,),
+                                            states (T+1, state_dim)
 
 An episode of T transitions holds T+1 observations. Its last transition is done when `success`
 is true (the end of a successful video). Nothing is pickled: `.npz` files are read with
@@ -43,6 +44,9 @@ class Episode:
     success: bool
     true_actions: np.ndarray | None = None
     rewards: np.ndarray | None = None
+    states: np.ndarray | None = None
+    """The true low-dimensional states behind the observations (T+1, state_dim), for scoring
+    encoders (a linear state probe); never read by training."""
 
     @property
     def length(self) -> int:
@@ -73,16 +77,26 @@ def _check_episode(episode: Episode, where: str) -> None:
         raise RlvError(f"{where}: an episode needs at least 2 observations, got shape {obs.shape}")
     if np.issubdtype(obs.dtype, np.floating) and not np.all(np.isfinite(obs)):
         raise RlvError(f"{where}: observations contain NaN or inf")
-    for name, value, shape in (
-        ("true_actions", episode.true_actions, (episode.length,)),
-        ("rewards", episode.rewards, (episode.length,)),
+    for name, value, shape, rows in (
+        ("true_actions", episode.true_actions, (episode.length,), "transitions"),
+        ("rewards", episode.rewards, (episode.length,), "transitions"),
+        ("states", episode.states, (len(obs),), "observations"),
     ):
         if value is None:
             continue
         if value.shape[:1] != shape:
-            raise RlvError(f"{where}: {name} has {value.shape[0]} rows for {episode.length} transitions")
+            count = value.shape[0] if value.ndim else 0
+            raise RlvError(f"{where}: {name} has {count} rows for {shape[0]} {rows}")
+        if name == "states" and value.ndim != 2:
+            raise RlvError(f"{where}: states must be (T+1, state_dim), got shape {value.shape}")
         if not np.all(np.isfinite(value)):
             raise RlvError(f"{where}: {name} contain NaN or inf")
+
+
+def _check_state_widths(widths: set[int], where: object) -> None:
+    """Every episode's states must have one width."""
+    if len(widths) > 1:
+        raise RlvError(f"{where}: states of different widths {sorted(widths)} in one dataset")
 
 
 @contextmanager
@@ -121,7 +135,8 @@ class DatasetWriter:
         self.count = self.transitions = self.successes = 0
         self.shape: tuple[int, ...] | None = None
         self.dtype: str | None = None
-        self.all_actions = self.all_rewards = True
+        self.all_actions = self.all_rewards = self.all_states = True
+        self.state_widths: set[int] = set()
 
     def add(self, episode: Episode, source: str = "") -> None:
         """Validate and write one episode (`source` names it in error messages)."""
@@ -133,12 +148,17 @@ class DatasetWriter:
                 f"{self.shape} {np.dtype(self.dtype)}"
             )
         _check_episode(episode, where)
+        if episode.states is not None:
+            _check_state_widths(self.state_widths | {episode.states.shape[1]}, where)
+            self.state_widths.add(episode.states.shape[1])
         self.shape, self.dtype = shape, dtype
         arrays: dict[str, np.ndarray] = {"obs": episode.obs, "success": np.array(bool(episode.success))}
         if episode.true_actions is not None:
             arrays["true_actions"] = episode.true_actions.astype(np.float32)
         if episode.rewards is not None:
             arrays["rewards"] = episode.rewards.astype(np.float32)
+        if episode.states is not None:
+            arrays["states"] = episode.states.astype(np.float32)
         np.savez_compressed(
             self.tmp / "episodes" / f"episode_{self.count:06d}_len{episode.length}.npz", **arrays
         )
@@ -147,6 +167,7 @@ class DatasetWriter:
         self.successes += bool(episode.success)
         self.all_actions &= episode.true_actions is not None
         self.all_rewards &= episode.rewards is not None
+        self.all_states &= episode.states is not None
 
     def finish(self, meta: dict[str, Any]) -> dict[str, Any]:
         """Write meta.json (`meta` adds domain, source, env, provenance; counts, shapes and the
@@ -166,6 +187,7 @@ class DatasetWriter:
             "num_successes": self.successes,
             "has_true_actions": self.all_actions,
             "has_rewards": self.all_rewards,
+            "has_states": self.all_states,
         }
         (self.tmp / "meta.json").write_text(json.dumps(full_meta, indent=2) + "\n")
         return full_meta
@@ -255,6 +277,7 @@ def _read_episode(file: Path, meta: dict[str, Any]) -> Episode:
         success=bool(arrays["success"]),
         true_actions=arrays.get("true_actions"),
         rewards=arrays.get("rewards"),
+        states=arrays.get("states"),
     )
     _check_episode(episode, str(file))
     return episode
@@ -277,4 +300,6 @@ def load_dataset(path: Path, max_episodes: int | None = None) -> Dataset:
         if max_episodes < 1:
             raise RlvError(f"{path}: max_episodes must be at least 1, got {max_episodes}")
         files = files[:max_episodes]
-    return Dataset(path=path, meta=meta, episodes=[_read_episode(file, meta) for file in files])
+    episodes = [_read_episode(file, meta) for file in files]
+    _check_state_widths({e.states.shape[1] for e in episodes if e.states is not None}, path)
+    return Dataset(path=path, meta=meta, episodes=episodes)

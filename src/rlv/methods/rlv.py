@@ -13,8 +13,7 @@ shared encoder (the identity for state tasks) run once on the augmented union:
 
 The labels come from the inverse model before its step (as in the original, whose losses all share
 one forward pass). Ablations replace step 1 by the dataset's true actions or zeros and step 2 by
-the dataset's true rewards. `update_encoder()` takes steps 1, 3, 4's transfer terms and 5 without
-SAC's losses: what the transfer probe trains.
+the dataset's true rewards.
 """
 
 from __future__ import annotations
@@ -135,21 +134,6 @@ class RLV:
         metrics |= self.update_sac(union, (features, next_features), robot, batch.paired)  # 4
         metrics |= self.after_encoder_step(features.detach(), len(robot.obs))  # 5
         return metrics | {"stat/obs_reward_mean": reward_hat.mean().item()}
-
-    def update_encoder(
-        self, robot: RobotBatch, observation: ObservationBatch, paired: PairedBatch | None = None
-    ) -> dict[str, float]:
-        """Steps 1, 3, the transfer terms of 4, and 5, without SAC's losses: the inverse model and
-        the encoder's transfer terms only (what the transfer probe trains; the critic's
-        parameters get no gradient)."""
-        features, next_features = self.encode_union(robot, observation)
-        robot_encoded, obs_encoded = split_union(features, next_features, len(robot.obs))
-        _, metrics = self.label_actions(observation, obs_encoded)
-        metrics |= self.update_inverse_model(robot, robot_encoded)
-        transfer_loss, transfer_metrics = self.transfer_loss(robot, features, next_features, paired)
-        if transfer_loss.requires_grad:
-            self.sac.step_critic(transfer_loss)
-        return metrics | transfer_metrics | self.after_encoder_step(features.detach(), len(robot.obs))
 
     def encode_union(
         self, robot: RobotBatch, observation: ObservationBatch

@@ -1,0 +1,287 @@
+"""The paper's vision experiment on one pipeline: pretrain the encoder offline, then RL on its frozen
+features, on push (or drawer-open) with human-domain videos. Only the data differs between rows:
+
+- sac: SAC, encoder pretrained on the robot's random frames only (no videos): "from scratch";
+- sac_video_encoder: SAC, encoder pretrained on the robot frames + the human videos (+ pairs):
+  what the videos give the representation alone;
+- rlv: RLV with that encoder and the human videos (the paper's method);
+- rlv_robot_videos: RLV with robot-domain videos of the same episodes, its encoder pretrained on
+  them (the no-shift reference).
+
+Data (made once into --work/ENV, reused): --robot-episodes of the random policy in the robot domain
+(the only env interaction before RL: its steps are added to every curve's x axis), --video-episodes
+of the scripted expert with --noise rendered in the human domain and, same seeds, in the robot
+domain, and --paired frames. Then three `rlv pretrain` encoders, then `rlv sweep` of the four rows
+(--seeds for sac and rlv, --reference-seeds for the other two; finished runs are kept, killed runs
+resume: run this again). Prints and writes results/vision_ENV.txt, .csv, _runs.csv, .png: final
+success (IQM over seeds, 95% stratified bootstrap CI), env steps to reach SAC's final success and a
+fixed rate (median over seeds, ratio to SAC), runs that never succeed, the encoders' held-out scores.
+
+    python benchmarks/vision_pretrained.py                     # push, the committed results
+    python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0
+    python benchmarks/vision_pretrained.py --replot            # tables and plot from _runs.csv
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import common
+import numpy as np
+import tyro
+from common import rlv_command, steps_text
+
+from rlv.experiments.plot import Curves, plot_curves
+
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Args:
+    env: str = "push"
+    """Task: push or drawer-open (the paper's versions)."""
+    steps: int = 100_000
+    """RL env steps per run (the random robot frames of pretraining come on top)."""
+    seeds: int = 5
+    """Seeds of sac (no videos) and rlv (human videos)."""
+    reference_seeds: int = 3
+    """Seeds of sac_video_encoder and rlv_robot_videos (0: leave them out)."""
+    robot_episodes: int = 100
+    """Random-policy episodes in the robot domain: the encoders' robot frames with actions."""
+    video_episodes: int = 200
+    """Episodes of the scripted expert, rendered as human-domain (and robot-domain) videos."""
+    noise: float = 0.1
+    """The expert's noise (probability of a random action) in the videos."""
+    paired: int = 2000
+    """Paired frames for the video encoders' paired InfoNCE (0: none)."""
+    pretrain: str = "--updates 3000 --contrastive-weight 1 --alignment dann"
+    """`rlv pretrain` options of the video encoders (default: the inverse-model anchor and temporal
+    contrast, plus paired InfoNCE and gradient-reversal alignment, the transfer probe's best on
+    pointmass); the robot-only encoder gets those that need no videos or pairs."""
+    eval_every: int = 5000
+    """Evaluation interval in RL env steps."""
+    eval_episodes: int = 10
+    """Episodes per evaluation."""
+    final_window: int = 3
+    """Final success = mean of the last this many evaluations; curves are smoothed over it too."""
+    fixed_threshold: float = 0.5
+    """A fixed success rate to reach, for a ratio that does not depend on where SAC ends."""
+    extra: str = ""
+    """More `rlv train` options for every run, one string."""
+    workers: int = 2
+    """Runs in parallel (one core each)."""
+    work: Path = ROOT / "runs" / "vision"
+    """Datasets, encoders and run directories (not committed; one subdirectory per env)."""
+    results: Path = ROOT / "results"
+    """Where the tables and the plot go (committed)."""
+    replot: bool = False
+    """Only remake the tables and the plot from the committed per-run CSV, then exit."""
+
+
+VIDEO_OPTIONS = ("--contrastive-weight", "--paired-weight", "--alignment")
+
+
+def robot_only_options(options: list[str]) -> list[str]:
+    """The pretrain options without those that need videos or paired frames (and their values)."""
+    kept: list[str] = []
+    skip = False
+    for token in options:
+        if skip:
+            skip = False
+        elif token in VIDEO_OPTIONS:
+            skip = True
+        else:
+            kept.append(token)
+    return kept
+
+
+def prepare_data(args: Args, work: Path) -> dict[str, Path]:
+    """The datasets (made `workers` at a time where missing): robot random frames, human and robot
+    videos of the same episodes, pairs."""
+    videos = ["--policy", "expert", "--noise", str(args.noise), "--episodes", str(args.video_episodes)]
+    options = {
+        "robot": (
+            "robot_random",
+            ["--policy", "random", "--episodes", str(args.robot_episodes), "--seed", "100"],
+        ),
+        "human": ("human_videos", [*videos, "--domain", "human"]),
+        "robot_videos": ("robot_videos", [*videos, "--domain", "robot"]),
+    }
+    if args.paired:
+        options["pairs"] = ("pairs", ["--paired", str(args.paired)])
+    jobs = [
+        (rlv_command("collect", "--env", args.env, *extra, "--out", str(work / name), "--overwrite",
+                     "--no-progress"), work / "logs" / f"collect_{name}.log")
+        for name, extra in options.values()
+        if not (work / name / "meta.json").exists()
+    ]  # fmt: skip
+    common.run_parallel(jobs, args.workers)
+    return {key: work / name for key, (name, _) in options.items()}
+
+
+def pretrain(args: Args, work: Path, data: dict[str, Path]) -> dict[str, Path]:
+    """The three encoders: robot frames only; + human videos; + robot videos (pairs with videos)."""
+    options = shlex.split(args.pretrain)
+    pairs = ["--paired-dataset", str(data["pairs"])] if "pairs" in data else []
+    inputs = {
+        "encoder_robot": robot_only_options(options),
+        "encoder_human": [*options, "--videos", str(data["human"]), *pairs],
+        "encoder_robot_videos": [*options, "--videos", str(data["robot_videos"]), *pairs],
+    }
+    encoders = {name: work / f"{name}.pt" for name in inputs}
+    jobs = [
+        (rlv_command("pretrain", "--robot", str(data["robot"]), *extra, "--out", str(encoders[name]),
+                     "--no-progress"), work / "logs" / f"{name}.log")
+        for name, extra in inputs.items()
+        if not encoders[name].exists()
+    ]  # fmt: skip
+    common.run_parallel(jobs, args.workers)
+    return encoders
+
+
+def rows(args: Args, data: dict[str, Path], encoders: dict[str, Path]) -> dict[str, tuple[str, list[str]]]:
+    """{row: (preset, options)} of the four rows."""
+    schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every), "--eval-episodes",
+                str(args.eval_episodes), "--checkpoint-every", "10000", *shlex.split(args.extra)]  # fmt: skip
+    frozen = lambda name: ["--encoder", str(encoders[name]), "--encoder-mode", "frozen"]  # noqa: E731
+    return {
+        "sac": (f"{args.env}-sac", [*schedule, *frozen("encoder_robot")]),
+        "sac_video_encoder": (f"{args.env}-sac", [*schedule, *frozen("encoder_human")]),
+        "rlv": (
+            f"{args.env}-rlv",
+            [*schedule, *frozen("encoder_human"), "--rlv.dataset", str(data["human"])],
+        ),
+        "rlv_robot_videos": (
+            f"{args.env}-rlv",
+            [*schedule, *frozen("encoder_robot_videos"), "--rlv.dataset", str(data["robot_videos"])],
+        ),
+    }  # fmt: skip
+
+
+def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> dict[str, list[Path]]:
+    """Every row's first `reference_seeds` seeds, then sac's and rlv's remaining ones."""
+    shared = min(args.seeds, args.reference_seeds)
+    if shared:
+        common.sweep(work, jobs, shared, [], args.workers)
+    main_rows = {name: jobs[name] for name in ("sac", "rlv")}
+    if args.seeds > shared:
+        spec = {"methods": {n: {"preset": p, "options": o} for n, (p, o) in main_rows.items()},
+                "seeds": list(range(shared, args.seeds))}  # fmt: skip
+        (work / "sweep_more_seeds.json").write_text(json.dumps(spec, indent=2) + "\n")
+        common.sweep_spec(work, work / "sweep_more_seeds.json", args.workers)
+    return {
+        name: [work / name / f"seed_{seed}" for seed in range(args.seeds if name in main_rows else shared)]
+        for name in jobs
+        if name in main_rows or shared
+    }
+
+
+def offset_curves(curves: Curves, offset: int) -> Curves:
+    """The curves with the pretraining's env steps added to the x axis."""
+    return {name: [(steps + offset, values) for steps, values in runs] for name, runs in curves.items()}
+
+
+def never_succeed(curves: Curves) -> dict[str, int]:
+    """Per row: runs whose every evaluation scored no success."""
+    return {name: sum(not np.any(values > 0) for _, values in runs) for name, runs in curves.items()}
+
+
+def table_lines(args: Args, table: list[dict[str, object]], curves: Curves) -> list[str]:
+    sac, never = table[0], never_succeed(curves)
+    lines = [
+        f"| row | final success IQM [95% CI] "
+        f"| steps to SAC's final ({float(sac['threshold_sac_final']):.2f}) "
+        f"| ratio [95% CI] | steps to {args.fixed_threshold:.2f} | ratio [95% CI] | runs never succeeding |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table:
+        seeds = row["seeds"]
+        lines.append(
+            f"| {row['method']} | {row['final_success_iqm']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] "
+            f"| {steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{seeds} runs) "
+            f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
+            f"({row['runs_reaching_fixed']}/{seeds} runs) | {row['ratio_fixed']} "
+            f"| {never[str(row['method'])]}/{seeds} |"
+        )
+    return lines
+
+
+def encoder_lines(encoders: dict[str, Path]) -> list[str]:
+    """One line per encoder: its held-out scores (from the file's metadata)."""
+    from rlv.encoders import load_encoder
+
+    lines = []
+    for name, path in encoders.items():
+        scores = load_encoder(path).meta["scores"]
+        lines.append(f"{name}: " + ", ".join(f"{key} {value:.4f}" for key, value in sorted(scores.items())))
+    return lines
+
+
+def publish(args: Args, curves: Curves, offset: int) -> list[str]:
+    """Write the table CSV, the plot and `rlv report`'s files; return the table's lines."""
+    stem = f"vision_{args.env}"
+    budget = args.steps + offset
+    table = common.summarise(curves, args.final_window, args.fixed_threshold, budget, "success")
+    common.write_rows(args.results / f"{stem}.csv", table)
+    seeds = max(len(runs) for runs in curves.values())
+    title = (
+        f"{args.env} from pixels on frozen pretrained encoders, human-domain videos: up to {seeds} "
+        f"seeds, mean and 95% stratified bootstrap CI (x: env steps incl. {offset} pretraining frames)"
+    )
+    plot_curves(curves, args.results / f"{stem}.png", "eval/success", title)
+    common.write_report(curves, args.results / f"{stem}_report", args.env, "eval/success", args.final_window)
+    return table_lines(args, table, curves)
+
+
+def main(args: Args) -> None:
+    stem = f"vision_{args.env}"
+    if args.replot:
+        curves = common.read_curves(args.results / f"{stem}_runs.csv")
+        offset = json.loads((args.results / f"{stem}.json").read_text())["pretraining_env_steps"]
+        lines = publish(args, curves, offset)
+        common.replace_table(args.results / f"{stem}.txt", lines)
+        print("\n".join(lines))
+        return
+    started = time.perf_counter()
+    work = args.work / args.env
+    work.mkdir(parents=True, exist_ok=True)
+    data = prepare_data(args, work)
+    encoders = pretrain(args, work, data)
+    print(f"data and encoders ready after {time.perf_counter() - started:.0f} s", flush=True)
+    runs = sweep(args, work, rows(args, data, encoders))
+    offset = json.loads((data["robot"] / "meta.json").read_text())["num_transitions"]
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stem}.json").write_text(json.dumps({"pretraining_env_steps": offset}) + "\n")
+    fresh = offset_curves(common.run_curves(runs, "eval/success"), offset)
+    common.write_curve_table(args.results / f"{stem}_runs.csv", fresh, "eval/success")
+    curves = common.read_curves(args.results / f"{stem}_runs.csv")
+    videos = json.loads((data["human"] / "meta.json").read_text())
+    header = (
+        f"{args.env} from 48x48 pixels, frozen pretrained encoders: {args.steps} RL env steps per run + "
+        f"{offset} random robot frames for pretraining (x axis: both); human videos: "
+        f"{videos['num_episodes']} episodes of the expert with noise {args.noise} "
+        f"(success rate {videos['success_rate']:.2f}); "
+        f"pretrain: {args.pretrain} (+ {args.paired} paired frames for the video encoders); "
+        f"final success = mean of the last {args.final_window} evaluations "
+        f"({args.eval_episodes} episodes each)"
+    )
+    lines = [
+        header,
+        *publish(args, curves, offset),
+        "",
+        "encoders' held-out scores:",
+        *encoder_lines(encoders),
+    ]
+    if args.extra:
+        lines.append(f"extra options: {args.extra}")
+    lines += ["", f"total wall time {time.perf_counter() - started:.0f} s"]
+    (args.results / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
