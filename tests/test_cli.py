@@ -296,6 +296,24 @@ def test_eval_takes_eval_episodes_as_train_calls_them(capsys, monkeypatch):
     assert asked == [3, 4, 5, 10]
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--eval-episodes", "0"], "rlv: error: --eval-episodes: must be at least 1, got 0"),
+        (["--eval-episodes=-2"], "rlv: error: --eval-episodes: must be at least 1, got -2"),
+        (["--episodes", "0"], "rlv: error: --episodes: must be at least 1, got 0"),
+        (
+            ["--episodes", "2", "--eval-episodes", "3"],
+            "rlv: error: --episodes and --eval-episodes are the same",
+        ),
+    ],
+)
+def test_eval_episode_errors_name_the_option_as_typed(capsys, monkeypatch, option, message):
+    monkeypatch.setattr("rlv.evaluate.evaluate_run", lambda *args: pytest.fail("evaluated"))
+    code, _, err = run_main(capsys, "eval", "run", *option)
+    assert code == 1 and len(err) == 1 and err[0].startswith(message), err
+
+
 def test_ctrl_c_says_how_to_resume(capsys, tmp_path, monkeypatch):
     def interrupt(self):
         raise KeyboardInterrupt
@@ -317,10 +335,10 @@ def test_sigint_during_a_run_ends_in_the_resume_line(workdir):
         [sys.executable, "-m", "rlv", *args], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline and not (workdir / "sigint" / "checkpoints").exists():
+    deadline = time.time() + 180  # in the training loop: its first step checkpoint is written
+    while time.time() < deadline and not list((workdir / "sigint" / "checkpoints").glob("step_*")):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "rlv: interrupted; resume with: rlv train --resume sigint"

@@ -326,3 +326,32 @@ def test_gaifo_pairs_are_shifted_alike():
     assert torch.equal(stacked[..., :3], stacked[..., 3:])  # one offset for both frames: no fake motion
     inputs = agent.discriminator.scale(stacked)
     assert inputs.shape == (B, 6, *SHAPE[:2]) and inputs.min() >= -1.0 and inputs.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"alignment": "dann"},
+        {"paired_dataset": "pairs", "contrastive_weight": 1.0},
+        {"paired_dataset": "pairs", "paired_weight": 1.0, "temporal_weight": 1.0},
+    ],
+)
+def test_rlv_columns_are_the_metrics_its_options_fill(options):
+    """train.csv gets agent.METRICS: every one is filled by some update (the dataset-dependent label
+    scores aside), and no update returns a key outside them."""
+    agent = make("rlv", **options)
+    paired = paired_batch() if "paired_dataset" in options else None
+    seen = set()
+    for _ in range(3):
+        seen |= set(agent.update(Batches(robot_batch(), obs_batch(), paired)))
+    assert seen <= set(agent.METRICS)
+    dataset_scores = {"stat/idm_obs_action_mse", "stat/obs_action_chance_mse"}
+    assert set(agent.METRICS) - dataset_scores == seen
+    assert ("stat/domain_accuracy" in agent.METRICS) == ("alignment" in options)
+
+
+@pytest.mark.parametrize("regulariser", ["gradient-penalty", "spectral-norm"])
+def test_gaifo_columns_follow_the_regulariser(regulariser):
+    agent = make("gaifo", regulariser=regulariser)
+    assert ("loss/gradient_penalty" in agent.METRICS) == (regulariser == "gradient-penalty")

@@ -20,6 +20,7 @@ MAX_FUNCTION_LINES = 60
 
 OPTIONAL_HEAVY = (
     "ray", "av", "minari", "pyarrow", "matplotlib", "metaworld", "mujoco", "torch.utils.tensorboard",
+    "wandb",
 )  # fmt: skip
 """Third-party modules a function may import when it runs (optional extras, or slow to load)."""
 

@@ -15,7 +15,7 @@ import scipy.stats
 from rliable import library, metrics
 
 from rlv.config import TrainConfig, save_config
-from rlv.experiments.report import find_runs
+from rlv.experiments.plot import find_runs
 from rlv.experiments.stats import interval
 
 FINALS = {"sac": [-100.0, -90.0, -95.0, -60.0], "rlv": [-70.0, -75.0, -65.0, -99.0]}

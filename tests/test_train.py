@@ -167,3 +167,22 @@ def test_amount_of_observation_data_is_limited(tmp_path, acrobot_dataset):
     limited = build(dataclasses.replace(config, rlv=RLVConfig(dataset=acrobot_dataset, max_episodes=2)))
     assert 0 < len(limited.sampler) < len(full.sampler)
     assert limited.sampler.done.sum() <= 2
+
+
+@pytest.mark.parametrize("keep_actions", [True, False])
+def test_rlv_train_csv_has_the_label_scores_only_for_videos_with_actions(
+    tmp_path, acrobot_dataset, keep_actions
+):
+    from rlv.data.dataset import load_dataset, write_dataset
+
+    dataset = acrobot_dataset
+    if not keep_actions:
+        loaded = load_dataset(acrobot_dataset)
+        episodes = [dataclasses.replace(episode, true_actions=None) for episode in loaded.episodes]
+        dataset = write_dataset(tmp_path / "no_actions", episodes, {"env": "acrobot", "source": "test"})
+    config = tiny_config(tmp_path, "rlv", dataset)
+    train(config)
+    logged = rows(config.out / "train.csv")
+    assert ("stat/idm_obs_action_mse" in logged[0]) == keep_actions
+    assert "stat/domain_accuracy" not in logged[0] and "stat/feature_std" not in logged[0]
+    assert logged[-1]["loss/idm"] != "" and (not keep_actions or logged[-1]["stat/idm_obs_action_mse"] != "")

@@ -138,8 +138,8 @@ def option_names(kind: type, prefix: str = "") -> list[str]:
 
 
 def train_config(args: list[str]) -> TrainConfig:
-    """The config an `rlv train [PRESET] --out RUN [--option value ...]` command line asks for (no
-    label: the method's name); a bad option, or none of --out, is an RlvError."""
+    """The config an `rlv train [PRESET] --out RUN [--option value ...]` command line asks for (its
+    label: --label, else `default_label`); a bad option, or none of --out, is an RlvError."""
     args = list(args)
     preset = args.pop(0) if args and not args[0].startswith("-") else None
     default = preset_config(preset) if preset else TrainConfig()
@@ -164,7 +164,23 @@ def train_config(args: list[str]) -> TrainConfig:
             "--out is required: the run directory to create, e.g. --out runs/NAME "
             "(see rlv train [PRESET] --help)"
         )
-    return config if config.label else dataclasses.replace(config, label=config.algo)
+    given = any(arg == "--label" or arg.startswith("--label=") for arg in args)
+    label = config.label if given and config.label else default_label(config, preset)
+    return dataclasses.replace(config, label=label)
+
+
+def default_label(config: TrainConfig, preset: str | None) -> str:
+    """What a run without --label is called in plots and reports: its preset's name when it runs
+    the preset's env and method; on another --env, the preset's name without its task (`rlv report`
+    tells tasks apart itself): `acrobot-rlv-oracle-actions --env gym:X` is `rlv-oracle-actions`;
+    with another --algo, or without a preset, the method's name. Never the data it trained on
+    (`rlv report` and `rlv plot` keep runs on different datasets apart by their config)."""
+    if preset is None or PRESETS[preset].algo != config.algo:
+        return config.algo
+    if PRESETS[preset].env == config.env:
+        return preset
+    words = preset.split("-")
+    return "-".join(words[words.index(config.algo) :]) if config.algo in words else config.algo
 
 
 def preset_config(name: str) -> TrainConfig:

@@ -79,7 +79,10 @@ class TrainConfig:
     """One training run: environment, algorithm, schedule, outputs."""
 
     env: str = "acrobot"
-    """Environment: `acrobot`, or `gym:<id>` for any Gymnasium env with a Box action space."""
+    """Environment: acrobot, pointmass, push, drawer-open, push-mw, drawer-open-mw, or any Gymnasium env
+    with a bounded Box action space: gym:ID, gym:MODULE:ID (MODULE, importable from PYTHONPATH,
+    registers ID), with gym.make keyword arguments as a JSON object after the ID:
+    'gym:MODULE:ID{"size": 5}' (docs/your-env.md)."""
     domain: Literal["robot", "humanlike"] = "robot"
     """Image tasks: how the agent's own camera renders the scene: robot, or humanlike (the robot in
     a scene recoloured like the human videos': the original paper's HumanLike setting)."""
@@ -95,7 +98,8 @@ class TrainConfig:
     """Method: sac (SAC from scratch), rlv (SAC on robot + labelled observation data), or any other
     registered method (`rlv presets` lists them); its own options are `--<algo>.*`."""
     label: str = ""
-    """Method name used to group runs in plots and tables (defaults to the preset name or algo)."""
+    """Method name used to group runs in plots and tables (default: the preset's name, without its
+    task on another --env; else the algo)."""
     seed: int = 0
     """Seed of networks, replay sampling, exploration and environment resets."""
     total_steps: int = 100_000
@@ -124,6 +128,14 @@ class TrainConfig:
     """Run directory to create (must not exist unless resuming)."""
     tensorboard: bool = False
     """Also write TensorBoard event files (needs the `tensorboard` extra)."""
+    wandb: bool = False
+    """Also log the train and eval metrics and this config to Weights & Biases (needs the `wandb`
+    extra); the run's id is kept in wandb.json, so --resume continues the same W&B run."""
+    wandb_project: str = "rlv"
+    """With --wandb: the W&B project."""
+    wandb_mode: Literal["offline", "online"] = "offline"
+    """With --wandb: offline (files only, under the run's wandb/ or $WANDB_DIR; `wandb sync` uploads
+    them) or online (needs a W&B login)."""
     threads: int = 1
     """torch CPU threads for this run (1 is fastest for these small networks)."""
     device: str = "cpu"

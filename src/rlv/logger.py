@@ -1,16 +1,23 @@
-"""Run logs: CSV files with fixed columns, optional TensorBoard, window averages of metrics."""
+"""Run logs: CSV files with fixed columns, optional TensorBoard and Weights & Biases, window
+averages of metrics."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
+import json
 import math
+import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from rlv.config import config_to_dict
 from rlv.errors import RlvError
+from rlv.files import write_text_atomic
 
 EVAL_COLUMNS = ["env_step", "grad_step", "eval/return", "eval/return_std", "eval/length", "eval/success"]
 TRAIN_COLUMNS = [
@@ -125,23 +132,107 @@ class TensorBoard:
         self.writer = SummaryWriter(str(directory))
 
     def write(self, row: dict[str, Any], step: int) -> None:
-        for key, value in row.items():
-            if "/" in key and isinstance(value, float) and not math.isnan(value):
-                self.writer.add_scalar(key, value, step)
+        for key, value in scalars(row).items():
+            self.writer.add_scalar(key, value, step)
 
     def close(self) -> None:
         self.writer.close()
 
 
+def scalars(row: dict[str, Any]) -> dict[str, float]:
+    """The metrics of a log row that TensorBoard and W&B get: `group/name` keys with a number."""
+    return {
+        key: value
+        for key, value in row.items()
+        if "/" in key and isinstance(value, float) and not math.isnan(value)
+    }
+
+
+WANDB_FILE = "wandb.json"
+"""In a run directory logged with --wandb: the W&B run's id (a resume continues that W&B run)."""
+NO_WANDB = "--wandb needs the wandb package: pip install 'rlv[wandb]'"
+
+
+def check_wandb(config: Any) -> None:
+    """With --wandb, an RlvError unless the wandb package is installed (checked before the run
+    directory is written; the package is imported only when the run starts logging)."""
+    if getattr(config, "wandb", False) and importlib.util.find_spec("wandb") is None:
+        raise RlvError(NO_WANDB)
+
+
+def wandb_id(run_dir: Path) -> str:
+    """The W&B run id of a run directory: the one in its wandb.json, else a new one recorded there."""
+    record = run_dir / WANDB_FILE
+    if record.is_file():
+        try:
+            run_id = json.loads(record.read_text())["id"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise RlvError(
+                f"{record}: not a W&B run record ({error}); remove it to start a new W&B run"
+            ) from error
+        if isinstance(run_id, str) and run_id:
+            return run_id
+        raise RlvError(f"{record}: id must be a non-empty string; remove it to start a new W&B run")
+    run_id = secrets.token_hex(6)
+    write_text_atomic(record, json.dumps({"id": run_id}) + "\n")
+    return run_id
+
+
+class WandbLog:
+    """Optional Weights & Biases logging (the `wandb` extra): the resolved config, then the same
+    metrics as TensorBoard, with env_step as their x axis. The run's id is kept in the run
+    directory (wandb.json), so a resumed run logs into the same W&B run. Files go to the run's
+    directory (its wandb/ folder) unless $WANDB_DIR says otherwise."""
+
+    def __init__(self, run_dir: Path, config: Any) -> None:
+        try:
+            import wandb
+        except ImportError as error:
+            raise RlvError(NO_WANDB) from error
+        try:
+            self.run = wandb.init(
+                project=config.wandb_project,
+                id=wandb_id(run_dir),
+                name=run_dir.name,
+                resume="allow",
+                mode=config.wandb_mode,
+                dir=None if os.environ.get("WANDB_DIR") else str(run_dir),
+                config=config_to_dict(config),
+                allow_val_change=True,
+                settings=wandb.Settings(console="off", silent=True, disable_git=True),
+            )
+        except wandb.errors.Error as error:  # e.g. --wandb-mode online without a login
+            message = (str(error).splitlines() or [""])[0]
+            raise RlvError(
+                f"--wandb: could not start the W&B run ({type(error).__name__}: {message})"
+            ) from error
+        self.run.define_metric("env_step")
+        self.run.define_metric("*", step_metric="env_step")
+
+    def write(self, row: dict[str, Any], step: int) -> None:
+        self.run.log({"env_step": step, **scalars(row)})
+
+    def close(self) -> None:
+        self.run.finish()
+
+
 class RunLogs:
     """What a training run writes while it runs: train.csv (the counters, then `metrics`, the
-    agent's update metrics), eval.csv, TensorBoard events when `config.tensorboard`, and the
-    progress bar; `start_time` and `start_step` are when and where this session of the run began."""
+    agent's update metrics), eval.csv, TensorBoard events when `config.tensorboard`, W&B when
+    `config.wandb`, and the progress bar; `start_time` and `start_step` are when and where this
+    session of the run began. A resumed run's CSV files keep the header they were started with."""
 
     def __init__(self, run_dir: Path, metrics: list[str], config: Any, start_step: int) -> None:
+        self.board = TensorBoard(run_dir / "tb") if config.tensorboard else None
+        try:
+            self.wandb = WandbLog(run_dir, config) if getattr(config, "wandb", False) else None
+        except RlvError:
+            if self.board:
+                self.board.close()
+            raise
+        self.sinks = [sink for sink in (self.board, self.wandb) if sink is not None]
         self.train_log = CsvLog(run_dir / "train.csv", TRAIN_COLUMNS + metrics)
         self.eval_log = CsvLog(run_dir / "eval.csv", EVAL_COLUMNS)
-        self.board = TensorBoard(run_dir / "tb") if config.tensorboard else None
         self.bar = tqdm(
             total=config.total_steps,
             initial=start_step,
@@ -153,17 +244,17 @@ class RunLogs:
 
     def write_train(self, row: dict[str, Any], step: int) -> None:
         self.train_log.write(row)
-        if self.board:
-            self.board.write(row, step)
+        for sink in self.sinks:
+            sink.write(row, step)
 
     def write_eval(self, row: dict[str, Any], step: int) -> None:
         self.eval_log.write(row)
-        if self.board:
-            self.board.write(row, step)
+        for sink in self.sinks:
+            sink.write(row, step)
 
     def close(self) -> None:
         self.bar.close()
         self.train_log.close()
         self.eval_log.close()
-        if self.board:
-            self.board.close()
+        for sink in self.sinks:
+            sink.close()

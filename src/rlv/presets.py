@@ -42,7 +42,7 @@ ensemble of 10 whose TD target is the min of 2 drawn at random, and an actor on 
 RLPD_UPDATES_PER_STEP = 2
 """Gradient steps per environment step of the `*-rlpd` presets (RLPD's results use 20; 2 keeps a
 20,000-step acrobot RLV run to about 37 minutes on one CPU core with `--sac.compile`, beside another
-run: README, Update throughput)."""
+run: docs/benchmarks.md, update throughput)."""
 
 
 def _rlpd(base: TrainConfig) -> TrainConfig:

@@ -63,7 +63,7 @@ def build(config: TrainConfig, run: Path | None = None) -> Setup:
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     act_dim = env.action_space.shape[0]
-    agent = build_agent(config, obs, act_dim)
+    agent = build_agent(config, obs, act_dim, sampler is not None and sampler.true_action is not None)
     replay = ReplayBuffer(obs.shape, act_dim, config.replay_size, config.seed + 2, obs.dtype)
     explore_rng = np.random.default_rng(config.seed + 4)
     device = torch.device(config.device)

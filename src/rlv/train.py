@@ -9,6 +9,7 @@ Run directory:
     encoder.json  with --encoder: the encoder file it uses (path, fingerprint, what made it)
     summary.json  written last: a run without it did not finish
     tb/           TensorBoard events (optional)
+    wandb.json    with --wandb: the W&B run id a resume continues; wandb/ its offline files
 
 Exact resume: checkpoints are taken at episode boundaries, before the next reset, and hold every
 RNG state (torch, exploration, replay and observation sampling, the env's reset generator), so a
@@ -48,7 +49,8 @@ from rlv.envs.factory import success_of
 from rlv.errors import RlvError
 from rlv.evaluate import evaluate
 from rlv.files import make_dir_atomic, run_lock, write_text_atomic
-from rlv.logger import MetricWindow, RunLogs, truncate_csv
+from rlv.logger import MetricWindow, RunLogs, check_wandb, truncate_csv
+from rlv.methods import Agent
 from rlv.methods.registry import check_config, load_config
 from rlv.run_setup import Setup, build
 from rlv.validation import check_compile, check_device
@@ -174,7 +176,7 @@ class Trainer:
         """Train to `config.total_steps`: act, store, update, log, evaluate, checkpoint; then the
         final evaluation, checkpoint and summary.json."""
         config, counters = self.config, self.counters
-        logs = RunLogs(self.run_dir, list(type(self.setup.agent).METRICS), config, counters.env_step)
+        logs = RunLogs(self.run_dir, metric_columns(self.setup.agent), config, counters.env_step)
         episode = EpisodeInProgress()
         try:
             while counters.env_step < config.total_steps:
@@ -292,12 +294,21 @@ class Trainer:
         return postfix
 
 
+def metric_columns(agent: Agent) -> list[str]:
+    """train.csv's metric columns, decided when a run starts (a resumed run keeps its file's
+    header): the metrics this agent can fill, in its order. An agent whose options leave some of its
+    method's metrics empty (no discriminator, no paired frames) narrows METRICS on itself; the class's
+    METRICS is every metric of the method."""
+    return list(dict.fromkeys(agent.METRICS))
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Start a new run in `config.out` (which must not exist) and train it. Every option is checked
     first (rlv.validation), then the environment and data; only then is the directory created."""
     check_config(config)
     check_device(config.device)
     check_compile(config.sac.compile, config.device)
+    check_wandb(config)
     out = Path(config.out)
     exists = RlvError(f"{out}: run directory already exists (use --resume {out} or another --out)")
     if out.exists():
@@ -329,6 +340,7 @@ def resume(run: Path, total_steps: int | None = None, progress: bool = True) -> 
         raise RlvError(f"--total-steps: must be at least 1, got {total_steps}")
     check_device(config.device, f"{run / 'config.json'}: device")
     check_compile(config.sac.compile, config.device, f"{run / 'config.json'}: sac.compile")
+    check_wandb(config)
     changes: dict[str, Any] = {"out": run, "progress": progress}
     if total_steps is not None:
         changes["total_steps"] = total_steps

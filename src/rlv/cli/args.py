@@ -10,6 +10,7 @@ from typing import Annotated
 
 import tyro
 
+from rlv.errors import RlvError
 from rlv.experiments.report_options import ReportOptions
 from rlv.experiments.sweep_spec import SweepResources
 
@@ -38,28 +39,55 @@ class ResumeArgs:
     """Show a progress bar."""
 
 
+EVAL_EPISODES = 10
+"""`rlv eval`'s episodes when neither --episodes nor --eval-episodes is given."""
+EVAL_NAMES = {"--episodes": "episodes", "--eval-episodes": "eval_episodes"}
+"""The two names of `rlv eval`'s episode count, and their fields."""
+
+
 @dataclass(frozen=True)
 class EvalArgs:
     """Evaluate a run's newest checkpoint with the deterministic policy."""
 
     run: Annotated[Path, tyro.conf.Positional]
     """Run directory."""
-    episodes: Annotated[int, tyro.conf.arg(aliases=("--eval-episodes",))] = 10
-    """Evaluation episodes (--eval-episodes, as rlv train calls them, is the same option)."""
+    episodes: Annotated[
+        int | None, tyro.conf.arg(metavar="INT", help_behavior_hint=f"(default: {EVAL_EPISODES})")
+    ] = None
+    """Evaluation episodes, at least 1."""
+    eval_episodes: Annotated[
+        int | None, tyro.conf.arg(metavar="INT", help_behavior_hint="(default: --episodes)")
+    ] = None
+    """The same as --episodes, by the name rlv train gives them."""
     seed: int = 12345
     """Seed of the evaluation episodes."""
     checkpoint: Path | None = None
     """A specific checkpoint directory (default: the newest)."""
     video: Path | None = None
-    """Also write the evaluation episodes as a video: .gif, .mp4 or .webm (frames upscaled 4x)."""
+    """Also write the episodes as a video (.gif, .mp4, .webm), captioned: episode, step, return, success."""
+
+    def __post_init__(self) -> None:
+        """`episodes` becomes the count asked for under either name; a count below 1, or both
+        names at once, is an error naming the option as typed."""
+        given = {name: count for name, count in EVAL_NAMES.items() if getattr(self, count) is not None}
+        if len(given) > 1:
+            raise RlvError("--episodes and --eval-episodes are the same option; give one of them")
+        for name, count in given.items():
+            value = getattr(self, count)
+            if type(value) is not int or value < 1:
+                raise RlvError(f"{name}: must be at least 1, got {value}")
+            object.__setattr__(self, "episodes", value)  # frozen: set once, while being made
+        if not given:
+            object.__setattr__(self, "episodes", EVAL_EPISODES)
 
 
 @dataclass(frozen=True)
 class PlotArgs:
-    """Plot evaluation curves of several runs, grouped by method (config label)."""
+    """Plot evaluation curves of runs, one line per method (config label) and task, mean and 95%
+    stratified bootstrap band across seeds; unfinished runs are drawn as far as they got."""
 
     runs: Annotated[tuple[Path, ...], tyro.conf.Positional, ONE_OR_MORE]
-    """Run directories."""
+    """Run directories, sweep directories, or any directories with runs below them (as rlv report)."""
     out: Path = Path("curves.png")
     """Image to write (.png, .pdf, .svg)."""
     metric: str = "eval/return"

@@ -22,8 +22,8 @@ class CollectArgs:
     """Dataset directory to create."""
     env: str | None = None
     """Environment to collect in (acrobot, pointmass, push, drawer-open, push-mw, drawer-open-mw,
-    gym:<id> with --policy random or RUN); default acrobot, or with --policy RUN the run's own
-    environment (and time limit)."""
+    gym:[MODULE:]ID[{JSON kwargs}] with --policy random or RUN); default acrobot, or with
+    --policy RUN the run's own environment (and time limit)."""
     episodes: int = 250
     """Episodes to collect (the paper's Acrobot pools hold about 25,000 transitions)."""
     quality: float | None = None
@@ -55,7 +55,6 @@ class CollectArgs:
     """Replace an existing dataset at --out."""
     progress: bool = True
     """Show progress bars."""
-
 
 
 def check_collect_args(args: CollectArgs) -> None:

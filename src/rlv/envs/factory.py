@@ -7,7 +7,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from rlv.envs import metaworld_tasks, paper_tasks, pointmass
+from rlv.envs import gym_envs, metaworld_tasks, paper_tasks, pointmass
 from rlv.envs.acrobot import ACROBOT_HORIZON, ContinuousAcrobot
 from rlv.errors import RlvError
 
@@ -20,14 +20,18 @@ _BUILTIN: dict[str, tuple[Callable[[str], gym.Env], int, tuple[str, ...]]] = {
     "pointmass": (lambda domain: pointmass.PointMassEnv(domain), pointmass.HORIZON, pointmass.DOMAINS),
     **{task: (spec.make, spec.horizon, metaworld_tasks.DOMAINS) for task, spec in METAWORLD_TASKS.items()},
 }
-ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:<id>")
+ENV_NAMES: tuple[str, ...] = (*_BUILTIN, "gym:[<module>:]<id>")
 """Names `make_env` accepts."""
 
 
-def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "robot") -> gym.Env:
+def make_env(
+    name: str, seed: int, horizon: int | None = None, domain: str = "robot", render_mode: str | None = None
+) -> gym.Env:
     """Create env `name` (`acrobot`, `pointmass`, `push`, `drawer-open`, `push-mw`, `drawer-open-mw`
-    or `gym:<id>`), seeded, with a TimeLimit of `horizon` steps, rendering observations in visual
-    `domain` (`robot` or, for the image tasks, `human` or `humanlike`).
+    or `gym:[module:]<id>[{json keyword arguments}]`, see rlv.envs.gym_envs), seeded, with a
+    TimeLimit of `horizon` steps, rendering observations in visual `domain` (`robot` or, for the
+    image tasks, `human` or `humanlike`). `render_mode` goes to `gym.make` for a `gym:<id>` env (the
+    built-in envs render as they are made).
 
     The returned env is reset once with `seed`, so its reset randomness is fixed from here on.
     """
@@ -38,12 +42,8 @@ def make_env(name: str, seed: int, horizon: int | None = None, domain: str = "ro
         env = gym.wrappers.TimeLimit(factory(domain), max_episode_steps=horizon or default_horizon)
     elif domain != "robot":
         raise RlvError(f"environment {name!r} has only the robot domain")
-    elif name.startswith("gym:"):
-        env_id = name[len("gym:") :]
-        try:
-            env = gym.make(env_id, max_episode_steps=horizon) if horizon else gym.make(env_id)
-        except gym.error.Error as error:
-            raise RlvError(f"unknown environment {name!r}: {error}") from error
+    elif name.startswith(gym_envs.PREFIX):
+        env = gym_envs.make_gym_env(name, horizon, render_mode)
     else:
         raise RlvError(f"unknown environment {name!r}; known: {', '.join(ENV_NAMES)}")
     if not isinstance(env.action_space, gym.spaces.Box):

@@ -2,7 +2,8 @@
 table, a CSV, learning curves with confidence bands and a performance profile.
 
 A run's score is the mean of its last `final_window` evaluations of `metric`; a task is the run's
-environment (config.env), a method its label (else its algo). Scores of different tasks are not
+environment (config.env), a method its label (else its algo; runs of one label on different data
+are kept apart: rlv.experiments.plot.method_names). Scores of different tasks are not
 on one scale, so every task gets its own rows and plots."""
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +19,10 @@ from matplotlib.figure import Figure
 from rliable import plot_utils
 
 from rlv.errors import RlvError
-from rlv.experiments.plot import Curves, plot_curves
+from rlv.experiments.plot import Curves, load_curves, plot_curves, select_runs, warn_mixed_data
 from rlv.experiments.report_options import ReportOptions
 from rlv.experiments.stats import improvement, interval, performance_profile
 from rlv.files import write_text_atomic
-from rlv.logger import read_csv
-from rlv.methods.registry import load_config
-
-SUMMARY_FILE = "summary.json"
 
 
 @dataclass(frozen=True)
@@ -41,48 +36,6 @@ class MethodRow:
     mean: tuple[float, float, float]
     improvement: tuple[float, float, float] | None
     """P(this method > baseline); None for the baseline itself."""
-
-
-def find_runs(paths: list[Path]) -> list[Path]:
-    """Run directories under `paths`: a path that is a run (config.json and eval.csv) is itself,
-    another directory contributes every run below it (a sweep directory, a benchmark's work dir)."""
-    runs: list[Path] = []
-    for path in map(Path, paths):
-        if not path.is_dir():
-            raise RlvError(f"{path}: no such run or sweep directory")
-        if (path / "config.json").is_file():
-            found = [path]
-        else:
-            found = sorted(p.parent for p in path.rglob("config.json") if (p.parent / "eval.csv").is_file())
-        if not found:
-            raise RlvError(f"{path}: no run directories in it (a run has config.json and eval.csv)")
-        runs.extend(found)
-    return runs
-
-
-def finished(runs: list[Path]) -> list[Path]:
-    """The runs that finished (summary.json); the others are named on stderr and left out."""
-    done = [run for run in runs if (run / SUMMARY_FILE).is_file()]
-    for run in sorted(set(runs) - set(done)):
-        print(f"rlv: warning: {run} has not finished (no {SUMMARY_FILE}); left out", file=sys.stderr)
-    if not done:
-        raise RlvError("none of the runs has finished (no summary.json); nothing to report")
-    return done
-
-
-def load_grouped(runs: list[Path], metric: str) -> dict[str, Curves]:
-    """{task: {method: [(env_steps, values) per run]}} from the runs' eval.csv files."""
-    grouped: dict[str, Curves] = defaultdict(lambda: defaultdict(list))
-    for run in runs:
-        config = load_config(run / "config.json")
-        rows = read_csv(run / "eval.csv")
-        if not rows:
-            raise RlvError(f"{run}/eval.csv: no evaluation rows")
-        if metric not in rows[0]:
-            raise RlvError(f"{run}/eval.csv: no column {metric!r} (have {', '.join(rows[0])})")
-        points = (np.array([r["env_step"] for r in rows]), np.array([r[metric] for r in rows]))
-        grouped[config.env][config.label or config.algo].append(points)
-    return {task: dict(methods) for task, methods in grouped.items()}
 
 
 def final_scores(curves: Curves, window: int) -> dict[str, np.ndarray]:
@@ -199,10 +152,13 @@ def plot_profile(scores: dict[str, np.ndarray], out: Path, metric: str, options:
 
 
 def write_report(paths: list[Path], out: Path, options: ReportOptions) -> list[Path]:
-    """Aggregate the finished runs under `paths` into `out` (see report_curves)."""
+    """Aggregate the finished runs under `paths` (run, sweep or parent directories, as `rlv plot`
+    takes them; rlv.experiments.plot.select_runs) into `out` (see report_curves)."""
     if options.final_window < 1:
         raise RlvError(f"--final-window: must be at least 1, got {options.final_window}")
-    grouped = load_grouped(finished(find_runs(paths)), options.metric)
+    records = select_runs(paths, keep_unfinished=False, command="report")
+    warn_mixed_data(records)
+    grouped = load_curves(records, options.metric)
     methods = {method for curves in grouped.values() for method in curves}
     if options.baseline is not None and options.baseline not in methods:
         raise RlvError(f"--baseline {options.baseline!r}: no such method (have {', '.join(sorted(methods))})")

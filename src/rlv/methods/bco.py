@@ -103,6 +103,7 @@ class BCOConfig:
     """Lower clip of the policy's log standard deviation (bounds the likelihood of labels the
     policy already fits exactly; SAC's -20 lets it grow without end)."""
 
+
 LABEL_EPS = 1e-3
 """Labels are clipped to [-1 + eps, 1 - eps] before atanh: the inverse model's outputs are not
 squashed, and the policy's tanh cannot reach +-1."""

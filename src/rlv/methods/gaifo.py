@@ -127,6 +127,8 @@ class GAIfO:
         pair_augment: nn.Module | None = None,
     ) -> None:
         self.config = config
+        if config.regulariser != "gradient-penalty":
+            self.METRICS = tuple(key for key in GAIfO.METRICS if key != "loss/gradient_penalty")
         obs = ObservationKind(tuple(obs_shape))
         self.sac = SAC(obs.vector_dim, act_dim, sac_config, device, encoder, augment)
         self.device = self.sac.device

@@ -50,8 +50,11 @@ def method_options(config: TrainConfig) -> object:
     return getattr(config, config.algo, None) if method_spec(config.algo).options else None
 
 
-def build_agent(config: TrainConfig, obs: ObservationKind, act_dim: int) -> Agent:
-    """The agent of `config.algo`, with the encoder and augmentation `obs` calls for."""
+def build_agent(
+    config: TrainConfig, obs: ObservationKind, act_dim: int, videos_keep_actions: bool = False
+) -> Agent:
+    """The agent of `config.algo`, with the encoder and augmentation `obs` calls for;
+    `videos_keep_actions`: whether its observation data keeps true actions."""
     context = AgentContext(
         config.sac,
         method_options(config),
@@ -60,6 +63,7 @@ def build_agent(config: TrainConfig, obs: ObservationKind, act_dim: int) -> Agen
         config.device,
         config.random_steps,
         config.updates_per_step,
+        videos_keep_actions,
     )
     return method_spec(config.algo).build(context)
 

@@ -76,6 +76,10 @@ class RLVConfig(TransferConfig, RLVDataConfig):
     then the domain transfer of the shared image encoder."""
 
 
+LABEL_SCORES = ("stat/idm_obs_action_mse", "stat/obs_action_chance_mse")
+"""RLV's metrics that need videos with true actions (the inverse model's labels scored)."""
+
+
 class RLV:
     """RLV: a SAC learner, an inverse dynamics model `idm` and the encoder's `transfer` terms."""
 
@@ -113,6 +117,9 @@ class RLV:
         self.transfer = DomainTransfer(
             config, feature_dim, self.device, self.embed_frames, image=encoder is not None
         )
+        unused = set(DomainTransfer.METRICS) - set(self.transfer.metrics)
+        self.METRICS = tuple(key for key in RLV.METRICS if key not in unused)
+        """This agent's columns: the transfer's only where its options fill them."""
         self.act_dim = act_dim
         self.updates = 0
         """Gradient steps taken (the transfer's reversal ramp reads it; part of the state)."""
@@ -341,7 +348,7 @@ def streams(options: RLVConfig) -> Streams:
 def build(context: AgentContext) -> RLV:
     """RLV on the run's observations: SAC's encoder and augmentation, the inverse model on its features."""
     obs = context.obs
-    return RLV(
+    agent = RLV(
         obs.vector_dim,
         context.act_dim,
         context.sac,
@@ -350,6 +357,9 @@ def build(context: AgentContext) -> RLV:
         obs.encoder(context.sac),
         obs.augment(context.sac),
     )
+    if not context.videos_keep_actions:
+        agent.METRICS = tuple(key for key in agent.METRICS if key not in LABEL_SCORES)
+    return agent
 
 
 METHOD = MethodSpec(

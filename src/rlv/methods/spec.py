@@ -66,7 +66,8 @@ class AgentContext:
     """What a method's builder gets: the shared SAC settings, its own options, the observation kind
     (it owns the encoder and augmentation), the action width, the torch device, and the schedule:
     the uniform-random env steps before the first update and the updates per env step (a method
-    whose phases are counted in env steps converts them to its update count with these)."""
+    whose phases are counted in env steps converts them to its update count with these); and what
+    its observation data holds."""
 
     sac: SACConfig
     options: Any
@@ -75,6 +76,8 @@ class AgentContext:
     device: str
     random_steps: int = 0
     updates_per_step: int = 1
+    videos_keep_actions: bool = False
+    """Whether the observation stream keeps its true actions (scores of labels can be logged)."""
 
 
 def no_streams(options: Any) -> Streams:

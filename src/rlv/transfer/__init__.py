@@ -2,7 +2,7 @@
 frames: the losses (`losses`, each returning `(loss, metrics)`), the discriminator's owner
 (`adversarial`), the step that combines them (`domain_transfer`), appearance randomisation and
 the options (`TransferConfig`); the names below are the public ones. RLV uses it inside its
-gradient step; the transfer probe trains it through RLV's `update_encoder`."""
+gradient step; `rlv pretrain` (and the transfer probe, which runs its trainer) uses it offline."""
 
 from rlv.transfer.adversarial import DomainAdversary, reversal_weight
 from rlv.transfer.appearance import AppearanceRandomisation

@@ -74,6 +74,22 @@ class DomainTransfer:
         """Only with alignment: no unused RNG draws (and no discriminator in the state) without it."""
 
     @property
+    def metrics(self) -> tuple[str, ...]:
+        """The keys of METRICS this configuration fills (train.csv gets no always-empty column)."""
+        config, paired = self.config, self.config.paired_dataset is not None
+        filled = {
+            "loss/domain": self.adversary is not None,
+            "loss/generator": self.adversary is not None,
+            "loss/paired": paired and config.paired_weight > 0,
+            "stat/domain_accuracy": self.adversary is not None,
+            "stat/alignment_weight": self.adversary is not None,
+            "loss/contrastive": paired and (config.paired_weight > 0 or config.contrastive_weight > 0),
+            "stat/paired_retrieval": paired and (config.paired_weight > 0 or config.contrastive_weight > 0),
+            "loss/temporal": config.temporal_weight > 0,
+        }
+        return tuple(key for key in self.METRICS if filled.get(key, self.image))
+
+    @property
     def effective(self) -> bool:
         """Whether the terms move the encoder (alignment='original' only logs them)."""
         return self.config.alignment != "original"
