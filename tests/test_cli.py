@@ -329,16 +329,29 @@ def test_ctrl_c_says_how_to_resume(capsys, tmp_path, monkeypatch):
     assert run_main(capsys, *argv[:-1], str(tmp_path / "other")) == (130, "", ["rlv: interrupted"])
 
 
+def default_sigint() -> None:
+    """In the child before exec: SIGINT as a terminal gives it. A child inherits an ignored SIGINT
+    (and Python then never raises KeyboardInterrupt); some library in this test process may have
+    ignored it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_during_a_run_ends_in_the_resume_line(workdir):
     args = ["train", "--env", "gym:Pendulum-v1", *SAC_TINY, "--total-steps", "100000", "--out", "sigint"]
+    parent_handler = signal.getsignal(signal.SIGINT)
     process = subprocess.Popen(
         [sys.executable, "-m", "rlv", *args], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True,
+        text=True, preexec_fn=default_sigint,
     )  # fmt: skip
     deadline = time.time() + 180  # in the training loop: its first step checkpoint is written
     while time.time() < deadline and not list((workdir / "sigint" / "checkpoints").glob("step_*")):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        process.kill()
+        pytest.fail(f"no exit after SIGINT; parent's SIGINT handler {parent_handler!r}; child: {status}")
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "rlv: interrupted; resume with: rlv train --resume sigint"
