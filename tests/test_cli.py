@@ -330,9 +330,9 @@ def test_ctrl_c_says_how_to_resume(capsys, tmp_path, monkeypatch):
 
 
 def default_sigint() -> None:
-    """In the child before exec: SIGINT as a terminal gives it. A child inherits an ignored SIGINT
-    (and Python then never raises KeyboardInterrupt); some library in this test process may have
-    ignored it."""
+    """In the child before exec: SIGINT as a terminal gives it. A test suite started in the
+    background by a non-interactive shell (`pytest &`) ignores SIGINT, every child inherits that,
+    and Python then never raises KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
