@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 import torch
 
 from rlv.data.replay_files import MANIFEST_FILE, remove_unreferenced_chunks
-from rlv.errors import RlvError
+from rlv.errors import RlvError, warn
 from rlv.files import fsync_dir, fsync_tree, shared_tmpdir, write_failure
 
 T = TypeVar("T")
@@ -85,7 +84,7 @@ def load_newest(run: Path, load: Callable[[Path], T]) -> tuple[Path, T] | None:
         except RlvError as error:
             problems.append(str(error))
             if index + 1 < len(candidates):
-                print(f"rlv: warning: {error}; falling back to {candidates[index + 1]}", file=sys.stderr)
+                warn(f"{error}; falling back to {candidates[index + 1]}")
     raise RlvError(
         f"{run}: no usable checkpoint ({len(candidates)} tried; newest: {problems[0]}); "
         f"remove {run / 'checkpoints'} to start the run over"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 
 
 class RlvError(Exception):
@@ -14,3 +15,8 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     unknown-name error."""
     close = difflib.get_close_matches(word, choices, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def warn(message: str) -> None:
+    """One `rlv: warning: ...` line on stderr: a doubtful input that is still used."""
+    print(f"rlv: warning: {message}", file=sys.stderr)

@@ -4,7 +4,6 @@ environments, the method's agent, the robot replay and the data streams the meth
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from rlv.data.paired import PairedSampler, load_paired
 from rlv.data.replay import ObservationSampler, ReplayBuffer
 from rlv.encoders import EncoderFile, check_frames, encode_dataset, feature_env, run_encoder
 from rlv.envs import make_env
-from rlv.errors import RlvError
+from rlv.errors import RlvError, warn
 from rlv.methods import Agent, Streams, build_agent, method_options, method_spec
 from rlv.observation import ObservationKind
 
@@ -134,11 +133,6 @@ def observation_sampler(
     warn_other_env(streams.observations, meta, config.env, "dataset")
     check_vector_dtype(dataset, obs, np.dtype(obs.dtype) if env_dtype is None else env_dtype, config.env)
     return ObservationSampler(dataset, seed=config.seed + 3, timelimit_done=streams.timelimit_done)
-
-
-def warn(message: str) -> None:
-    """One `rlv: warning: ...` line on stderr: a doubtful input that is still used."""
-    print(f"rlv: warning: {message}", file=sys.stderr)
 
 
 def warn_other_env(path: Path, meta: dict[str, Any], env: str, what: str) -> None:

@@ -4,7 +4,6 @@ same paths, the same warnings, the same methods)."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from rlv.errors import RlvError
+from rlv.errors import RlvError, warn
 from rlv.experiments.stats import curve_interval
 from rlv.logger import read_csv
 from rlv.methods.registry import load_config, method_options, method_spec
@@ -62,10 +61,6 @@ def find_runs(paths: list[Path]) -> list[Path]:
             raise RlvError(f"{path}: no run directories in it (a run has config.json and eval.csv)")
         runs.extend(found)
     return runs
-
-
-def warn(message: str) -> None:
-    print(f"rlv: warning: {message}", file=sys.stderr)
 
 
 def select_runs(paths: list[Path], keep_unfinished: bool, command: str) -> list[RunRecord]:
