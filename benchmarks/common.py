@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,43 @@ def sweep_spec(work: Path, spec: Path, workers: int) -> None:
         sys.exit(
             f"rlv sweep failed; fix the trials above and run this again (finished runs are kept): {work}"
         )
+
+
+KEPT_SUFFIXES = (".json", ".csv", ".txt")
+"""A run directory's files that `keep_finished` keeps: config, logs, summary (not checkpoints)."""
+
+
+def keep_finished(work: Path, kept: Path) -> list[str]:
+    """Copy the small files of each finished run work/METHOD/seed_S (one with a summary.json) to
+    kept/METHOD/seed_S, where not kept before; returns the names of the newly kept runs. `kept` is
+    committed, so a fresh checkout need not run them again (`restore_finished`)."""
+    names = []
+    for summary in sorted(work.glob("*/seed_*/summary.json")):
+        run_dir = summary.parent
+        target = kept / run_dir.parent.name / run_dir.name
+        if (target / summary.name).exists():
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        files = sorted(f for f in run_dir.iterdir() if f.is_file() and f.suffix in KEPT_SUFFIXES)
+        for file in sorted(files, key=lambda f: f == summary):  # the summary (finished mark) last
+            shutil.copy2(file, target / file.name)
+        names.append(f"{run_dir.parent.name}/{run_dir.name}")
+    return names
+
+
+def restore_finished(kept: Path, work: Path) -> list[Path]:
+    """Copy each run kept/METHOD/seed_S that work/ lacks back to work/METHOD/seed_S (a run already
+    in work/, finished or not, is left alone); returns the restored run directories."""
+    restored = []
+    for summary in sorted(kept.glob("*/seed_*/summary.json")):
+        target = work / summary.parent.parent.name / summary.parent.name
+        if target.exists():
+            continue
+        target.mkdir(parents=True)
+        for file in sorted(summary.parent.iterdir(), key=lambda f: f == summary):
+            shutil.copy2(file, target / file.name)
+        restored.append(target)
+    return restored
 
 
 def curve(run_dir: Path, metric: str = "eval/return") -> tuple[np.ndarray, np.ndarray]:

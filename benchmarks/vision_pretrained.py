@@ -20,12 +20,14 @@ fixed rate (median over seeds, ratio to SAC), runs that never succeed, the encod
     python benchmarks/vision_pretrained.py                     # push, the committed results
     python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0
     python benchmarks/vision_pretrained.py --replot            # tables and plot from _runs.csv
+    python benchmarks/vision_pretrained.py --keep-only         # keep the runs finished so far
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,8 @@ class Args:
     """Where the tables and the plot go (committed)."""
     replot: bool = False
     """Only remake the tables and the plot from the committed per-run CSV, then exit."""
+    keep_only: bool = False
+    """Only copy the finished runs' configs and logs to results/vision_ENV_run_logs, then exit."""
 
 
 def prepare_data(args: Args, work: Path) -> dict[str, Path]:
@@ -165,6 +169,24 @@ def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> dic
     }
 
 
+def check_encoders(work: Path) -> None:
+    """Exit with one line if a run in `work` (one restored from the kept logs, say) recorded an
+    encoder whose file now has another fingerprint: rows trained on other encoders do not compare."""
+    from rlv.encoders import ENCODER_RECORD
+    from rlv.files import file_fingerprint
+
+    for record_file in sorted(work.glob(f"*/seed_*/{ENCODER_RECORD}")):
+        record = json.loads(record_file.read_text())
+        path = work / Path(record["path"]).name  # the encoder of that name made here
+        found = file_fingerprint(path) if path.is_file() else "missing"
+        if found != record["fingerprint"]:
+            sys.exit(
+                f"{record_file.parent}: the run used {path} with fingerprint {record['fingerprint'][:12]}, "
+                f"the file here is {found[:12]}; the pretraining did not reproduce it (move the kept run "
+                "away to run it again)"
+            )
+
+
 def offset_curves(curves: Curves, offset: int) -> Curves:
     """The curves with the pretraining's env steps added to the x axis."""
     return {name: [(steps + offset, values) for steps, values in runs] for name, runs in curves.items()}
@@ -233,11 +255,21 @@ def main(args: Args) -> None:
         return
     started = time.perf_counter()
     work = args.work / args.env
+    kept = args.results / f"{stem}_run_logs"
+    if args.keep_only:
+        newly_kept = common.keep_finished(work, kept)
+        print(f"kept {len(newly_kept)} finished runs in {kept}: {', '.join(newly_kept) or 'none new'}")
+        return
     work.mkdir(parents=True, exist_ok=True)
     data = prepare_data(args, work)
     encoders = pretrain(args, work, data)
     print(f"data and encoders ready after {time.perf_counter() - started:.0f} s", flush=True)
+    restored = common.restore_finished(kept, work)
+    if restored:
+        print(f"restored {len(restored)} finished runs from {kept}", flush=True)
+    check_encoders(work)
     runs = sweep(args, work, rows(args, data, encoders))
+    common.keep_finished(work, kept)
     offset = json.loads((data["robot"] / "meta.json").read_text())["num_transitions"]
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{stem}.json").write_text(json.dumps({"pretraining_env_steps": offset}) + "\n")

@@ -161,6 +161,24 @@ def test_random_actions_do_not_solve_the_paper_tasks(task):
     assert not any(rollout(env, random, seed=seed).success for seed in range(3))
 
 
+@pytest.mark.parametrize("domain", ["robot", "humanlike"])
+@pytest.mark.parametrize(
+    "task", [pytest.param(task, marks=needs_metaworld) for task in ("push", "drawer-open")]
+)
+def test_leaving_out_the_bodies_off_camera_leaves_the_frames_as_they_were(task, domain, monkeypatch):
+    def frames() -> np.ndarray:
+        env = make_env(task, seed=0, domain=domain)
+        episodes = [rollout(env, NoisyScriptedExpert(noise, np.random.default_rng(seed)), seed=seed)
+                    for seed, noise in enumerate((0.0, 0.5, 1.0))]  # fmt: skip
+        return np.concatenate([episode.obs for episode in episodes])
+
+    hidden = frames()
+    env_class = type(make_env(task, seed=0).unwrapped)
+    assert env_class.OFF_CAMERA_BODIES, "nothing left out"
+    monkeypatch.setattr(env_class, "OFF_CAMERA_BODIES", ())
+    assert np.array_equal(hidden, frames())
+
+
 @needs_metaworld
 def test_push_is_the_papers_push():
     """Puck at x in [-0.1, 0.1], y = 0.6, in front of the hand; goal fixed at (0, 0.75); the hand

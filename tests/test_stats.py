@@ -119,3 +119,23 @@ def test_acrobot_benchmark_pools_and_train_options():
     schedule = bench.schedule(bench.Args(train_options="--sac.compile --device cpu"), 5000)
     assert schedule[:2] == ["--total-steps", "5000"] and schedule[-3:] == ["--sac.compile", "--device", "cpu"]
     assert bench.schedule(bench.Args(), 5000)[-1] == "5000"  # nothing added by default
+
+
+def test_benchmark_keeps_finished_runs_and_restores_them(tmp_path):
+    common = benchmark_module("common")
+    work, kept = tmp_path / "work", tmp_path / "kept"
+    finished, running = work / "rlv" / "seed_0", work / "sac" / "seed_1"
+    for run_dir in (finished, running):
+        (run_dir / "checkpoints").mkdir(parents=True)
+        (run_dir / "checkpoints" / "latest.pt").write_bytes(b"weights")
+        (run_dir / "eval.csv").write_text("env_step,eval/success\n1000,0.5\n")
+    (finished / "summary.json").write_text("{}\n")
+    assert common.keep_finished(work, kept) == ["rlv/seed_0"]
+    assert common.keep_finished(work, kept) == []  # kept once
+    assert sorted(f.name for f in (kept / "rlv" / "seed_0").iterdir()) == ["eval.csv", "summary.json"]
+    assert not (kept / "sac").exists()  # unfinished: not kept
+    fresh = tmp_path / "fresh"
+    (fresh / "rlv" / "seed_1").mkdir(parents=True)
+    assert common.restore_finished(kept, fresh) == [fresh / "rlv" / "seed_0"]
+    assert (fresh / "rlv" / "seed_0" / "eval.csv").read_text() == (finished / "eval.csv").read_text()
+    assert common.restore_finished(kept, fresh) == []  # a run already there is left alone

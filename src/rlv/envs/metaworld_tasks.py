@@ -112,13 +112,19 @@ def restyle_scene(model: Any, scene: str) -> None:
     model.vis.headlight.diffuse[:] = (0.25, 0.22, 0.2)
 
 
+def hide_bodies(model: Any, bodies: tuple[str, ...]) -> None:
+    """Make every geom of the named bodies transparent: MuJoCo then leaves them out of its frames."""
+    for geom in range(model.ngeom):
+        if model.body(model.geom_bodyid[geom]).name in bodies:
+            model.geom_rgba[geom, 3] = 0.0
+
+
 def restyle_arm_as_hand(model: Any) -> None:
     """Hide the Sawyer arm except its wrist and gripper, which turn skin-coloured (`human` only)."""
+    hide_bodies(model, HIDDEN_BODIES)
     for geom in range(model.ngeom):
         body = model.body(model.geom_bodyid[geom]).name
-        if body in HIDDEN_BODIES:
-            model.geom_rgba[geom, 3] = 0.0
-        elif body in SKIN_BODIES and model.geom_rgba[geom, 3] > 0:
+        if body in SKIN_BODIES and model.geom_rgba[geom, 3] > 0:
             model.geom_rgba[geom] = SKIN
 
 
@@ -155,6 +161,10 @@ class MetaWorldImageEnv(gym.Env):
     CAMERA = CAMERA
     UPSIDE_DOWN = True
     """Whether the camera's frames come out upside down (Meta-World's corner view does)."""
+    OFF_CAMERA_BODIES: tuple[str, ...] = ()
+    """Bodies the camera never sees (the arm's base and upper links, tens of thousands of mesh
+    triangles): left out of rendering, which halves a frame's cost on a software renderer and leaves
+    its pixels as they were (tests/test_image_envs.py compares the frames with and without)."""
 
     def __init__(
         self, scene: str, horizon: int, domain: str = "robot", render_mode: str | None = "rgb_array"
@@ -181,6 +191,7 @@ class MetaWorldImageEnv(gym.Env):
         model.vis.quality.shadowsize = 0
         model.vis.quality.offsamples = 0
         restyle(model, spec.kind, domain)
+        hide_bodies(model, self.OFF_CAMERA_BODIES)
         self.inner = inner
         self.expert = getattr(metaworld.policies, spec.policy)()
         self.observation_space = gym.spaces.Box(0, 255, shape=(SIZE, SIZE, 3), dtype=np.uint8)

@@ -73,6 +73,9 @@ class PushForward(MetaWorldImageEnv):
     ACTION_DIMS = 2
     CAMERA = "topview"  # Meta-World's top camera, moved and pointed by set_camera
     UPSIDE_DOWN = False
+    OFF_CAMERA_BODIES = (
+        "pedestal", "right_arm_base_link", "right_l0", "head", "right_l1", "right_l2", "right_l3",
+    )  # fmt: skip
 
     def __init__(self, domain: str = "robot", render_mode: str | None = "rgb_array") -> None:
         super().__init__("push", PUSH_HORIZON, domain, render_mode)
@@ -114,6 +117,7 @@ class DrawerOpen2D(MetaWorldImageEnv):
     """The paper's `drawer-open` (see the module docstring)."""
 
     ACTION_DIMS = 2
+    OFF_CAMERA_BODIES = ("pedestal", "right_arm_base_link", "right_l0", "head")
 
     def __init__(self, domain: str = "robot", render_mode: str | None = "rgb_array") -> None:
         super().__init__("drawer", DRAWER_HORIZON, domain, render_mode)
