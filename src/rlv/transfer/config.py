@@ -18,23 +18,23 @@ class TransferConfig:
     alignment: Literal["none", "adversarial", "dann", "original"] = "none"
     """Adversarial domain alignment of image features: none; adversarial (flipped-label generator
     loss into the shared encoder); dann (by the book: gradient reversal with a weight ramped over
-    --rlv.alignment-ramp-steps and a spectrally normalised discriminator); original (the release's
+    the alignment ramp steps below and a spectrally normalised discriminator); original (the release's
     behaviour: the discriminator trains, the encoder never sees its gradient)."""
     generator_weight: float = 1.0
-    """Weight of the generator (confusion) loss relative to the critic loss on the shared encoder
-    (with dann: the weight the ramp ends at)."""
+    """Weight of the generator (confusion) loss on the shared encoder, relative to its main loss (rlv
+    train: the critic's; rlv pretrain: the inverse model's); with dann: the weight the ramp ends at."""
     alignment_ramp_steps: int = 5000
     """dann: gradient steps over which the reversal weight rises as 2 / (1 + exp(-10 p)) - 1."""
     paired_dataset: Path | None = None
     """Paired robot/human frames (rlv collect --paired) for the paired feature loss."""
     paired_weight: float = 1.0
-    """Weight of the paired-frame feature MSE relative to the critic loss."""
+    """Weight of the paired-frame feature MSE on the shared encoder, relative to its main loss."""
     paired_batch_size: int = 256
     """Paired frames per gradient step (also the negatives of the contrastive loss: P - 1 each)."""
     contrastive_weight: float = 0.0
     """Weight of the paired InfoNCE loss (time-contrastive-network style): each human frame's
     features must be closer (cosine) to its own robot frame's than to the batch's other robot
-    frames, and vice versa. Needs --rlv.paired-dataset; cannot be lowered by collapsing features."""
+    frames, and vice versa. Needs the paired dataset; cannot be lowered by collapsing features."""
     contrastive_similarity: Literal["cosine", "distance"] = "cosine"
     """Similarity of the contrastive loss: cosine of the features, or minus their squared distance
     (which also makes paired features equal in size, as the critic and inverse model read them)."""
