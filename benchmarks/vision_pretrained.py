@@ -13,7 +13,11 @@ Data (made once into --work/ENV, reused): --robot-episodes of the random policy 
 of the scripted expert with --noise rendered in the human domain and, same seeds, in the robot
 domain, and --paired frames. Then three `rlv pretrain` encoders, then `rlv sweep` of the four rows
 (--seeds for sac and rlv, --reference-seeds for the other two; finished runs are kept, killed runs
-resume: run this again). Prints and writes results/vision_ENV.txt, .csv, _runs.csv, .png: final
+resume: run this again). Each finished run's config and logs are copied to
+results/vision_ENV_run_logs, with the three encoder files (committed; `--keep-only` copies what has
+finished so far and exits): a fresh checkout restores them instead of pretraining and running again,
+once the datasets it makes are the ones the encoders saw (same fingerprints: collection is seeded; a
+mismatch stops with one line). Prints and writes results/vision_ENV.txt, .csv, _runs.csv, .png: final
 success (IQM over seeds, 95% stratified bootstrap CI), env steps to reach SAC's final success and a
 fixed rate (median over seeds, ratio to SAC), runs that never succeed, the encoders' held-out scores.
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -169,6 +174,30 @@ def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> dic
     }
 
 
+def keep_encoders(work: Path, kept: Path) -> None:
+    """Copy the encoder files of `work` to kept/encoders (where not there yet)."""
+    (kept / "encoders").mkdir(parents=True, exist_ok=True)
+    for encoder in sorted(work.glob("encoder_*.pt")):
+        if not (kept / "encoders" / encoder.name).exists():
+            shutil.copy2(encoder, kept / "encoders" / encoder.name)
+
+
+def restore_encoders(kept: Path, work: Path) -> None:
+    """Copy kept encoder files that `work` lacks into it; exit with one line if a dataset they saw
+    (by the name of its directory in `work`) now has other contents."""
+    from rlv.encoders import load_encoder
+    from rlv.files import directory_fingerprint
+
+    for encoder in sorted((kept / "encoders").glob("encoder_*.pt")):
+        for item in load_encoder(encoder).meta["data"]:
+            data = work / Path(item["path"]).name
+            if directory_fingerprint(data) != item["fingerprint"]:
+                sys.exit(f"{data}: not the data {encoder} was pretrained on (another fingerprint); "
+                         "move the kept runs and encoders away to start afresh")  # fmt: skip
+        if not (work / encoder.name).exists():
+            shutil.copy2(encoder, work / encoder.name)
+
+
 def check_encoders(work: Path) -> None:
     """Exit with one line if a run in `work` (one restored from the kept logs, say) recorded an
     encoder whose file now has another fingerprint: rows trained on other encoders do not compare."""
@@ -257,12 +286,15 @@ def main(args: Args) -> None:
     work = args.work / args.env
     kept = args.results / f"{stem}_run_logs"
     if args.keep_only:
+        keep_encoders(work, kept)
         newly_kept = common.keep_finished(work, kept)
         print(f"kept {len(newly_kept)} finished runs in {kept}: {', '.join(newly_kept) or 'none new'}")
         return
     work.mkdir(parents=True, exist_ok=True)
     data = prepare_data(args, work)
+    restore_encoders(kept, work)
     encoders = pretrain(args, work, data)
+    keep_encoders(work, kept)
     print(f"data and encoders ready after {time.perf_counter() - started:.0f} s", flush=True)
     restored = common.restore_finished(kept, work)
     if restored:
