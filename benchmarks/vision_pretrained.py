@@ -156,7 +156,7 @@ def rows(args: Args, data: dict[str, Path], encoders: dict[str, Path]) -> dict[s
     }  # fmt: skip
 
 
-def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> dict[str, list[Path]]:
+def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> None:
     """Every row's first `reference_seeds` seeds, then sac's and rlv's remaining ones."""
     shared = min(args.seeds, args.reference_seeds)
     if shared:
@@ -167,11 +167,6 @@ def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> dic
                 "seeds": list(range(shared, args.seeds))}  # fmt: skip
         (work / "sweep_more_seeds.json").write_text(json.dumps(spec, indent=2) + "\n")
         common.sweep_spec(work, work / "sweep_more_seeds.json", args.workers)
-    return {
-        name: [work / name / f"seed_{seed}" for seed in range(args.seeds if name in main_rows else shared)]
-        for name in jobs
-        if name in main_rows or shared
-    }
 
 
 def keep_encoders(work: Path, kept: Path) -> None:
@@ -234,12 +229,20 @@ def table_lines(args: Args, table: list[dict[str, object]], curves: Curves) -> l
         f"| ratio [95% CI] | steps to {args.fixed_threshold:.2f} | ratio [95% CI] | runs never succeeding |",
         "|---|---|---|---|---|---|---|",
     ]
+    sac_never = float(sac["threshold_sac_final"]) <= 0  # every run reaches 0 at its first evaluation
     for row in table:
         seeds = row["seeds"]
+        to_sac_final = (
+            "n/a (SAC's final success is 0)"
+            if sac_never
+            else f"{steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{seeds} runs) "
+            f"| {row['ratio_sac_final']}"
+        )
+        if sac_never:
+            to_sac_final += " | n/a"
         lines.append(
             f"| {row['method']} | {row['final_success_iqm']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] "
-            f"| {steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{seeds} runs) "
-            f"| {row['ratio_sac_final']} | {steps_text(row['steps_to_fixed'])} "
+            f"| {to_sac_final} | {steps_text(row['steps_to_fixed'])} "
             f"({row['runs_reaching_fixed']}/{seeds} runs) | {row['ratio_fixed']} "
             f"| {never[str(row['method'])]}/{seeds} |"
         )
@@ -273,6 +276,57 @@ def publish(args: Args, curves: Curves, offset: int) -> list[str]:
     return table_lines(args, table, curves)
 
 
+ROWS = ("sac", "sac_video_encoder", "rlv", "rlv_robot_videos")
+ENCODERS = ("encoder_robot", "encoder_human", "encoder_robot_videos")
+
+
+def kept_runs(kept: Path) -> dict[str, list[Path]]:
+    """{row: its finished runs in `kept`, by seed}, for the rows (in ROWS order) with any."""
+    runs = {
+        row: sorted((s.parent for s in kept.glob(f"{row}/seed_*/summary.json")),
+                    key=lambda run: int(run.name.removeprefix("seed_")))
+        for row in ROWS
+    }  # fmt: skip
+    return {row: row_runs for row, row_runs in runs.items() if row_runs}
+
+
+def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
+    """Tables, plot and per-run CSV of every finished run in `kept` (all of them when the sweep is
+    done; those so far otherwise); the datasets' metadata comes from `work`."""
+    stem = f"vision_{args.env}"
+    offset = json.loads((work / "robot_random" / "meta.json").read_text())["num_transitions"]
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stem}.json").write_text(json.dumps({"pretraining_env_steps": offset}) + "\n")
+    runs = kept_runs(kept)
+    fresh = offset_curves(common.run_curves(runs, "eval/success"), offset)
+    common.write_curve_table(args.results / f"{stem}_runs.csv", fresh, "eval/success")
+    curves = common.read_curves(args.results / f"{stem}_runs.csv")
+    videos = json.loads((work / "human_videos" / "meta.json").read_text())
+    header = (
+        f"{args.env} from 48x48 pixels, frozen pretrained encoders: {args.steps} RL env steps per run + "
+        f"{offset} random robot frames for pretraining (x axis: both); human videos: "
+        f"{videos['num_episodes']} episodes of the expert with noise {args.noise} "
+        f"(success rate {videos['success_rate']:.2f}); "
+        f"pretrain: robot-only encoder {args.robot_pretrain}, video encoders {args.pretrain} "
+        f"(+ {args.paired} paired frames); "
+        f"final success = mean of the last {args.final_window} evaluations "
+        f"({args.eval_episodes} episodes each)"
+    )
+    planned = {"sac": args.seeds, "rlv": args.seeds} | dict.fromkeys(ROWS[1::2], args.reference_seeds)
+    planned = {row: planned[row] for row in ROWS if planned[row]}
+    missing = [f"{row} {len(runs.get(row, []))}/{seeds}" for row, seeds in planned.items()
+               if len(runs.get(row, [])) < seeds]  # fmt: skip
+    lines = [header, *publish(args, curves, offset), "", "encoders' held-out scores:"]
+    lines += encoder_lines({name: kept / "encoders" / f"{name}.pt" for name in ENCODERS})
+    if args.extra:
+        lines.append(f"extra options: {args.extra}")
+    if missing:
+        lines += ["", f"IN PROGRESS: runs finished so far (of those planned): {', '.join(missing)}"]
+    lines += ["", f"wall time of this invocation {time.perf_counter() - started:.0f} s"]
+    (args.results / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(args: Args) -> None:
     stem = f"vision_{args.env}"
     if args.replot:
@@ -289,6 +343,7 @@ def main(args: Args) -> None:
         keep_encoders(work, kept)
         newly_kept = common.keep_finished(work, kept)
         print(f"kept {len(newly_kept)} finished runs in {kept}: {', '.join(newly_kept) or 'none new'}")
+        write_results(args, work, kept, started)
         return
     work.mkdir(parents=True, exist_ok=True)
     data = prepare_data(args, work)
@@ -300,37 +355,9 @@ def main(args: Args) -> None:
     if restored:
         print(f"restored {len(restored)} finished runs from {kept}", flush=True)
     check_encoders(work)
-    runs = sweep(args, work, rows(args, data, encoders))
+    sweep(args, work, rows(args, data, encoders))
     common.keep_finished(work, kept)
-    offset = json.loads((data["robot"] / "meta.json").read_text())["num_transitions"]
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"{stem}.json").write_text(json.dumps({"pretraining_env_steps": offset}) + "\n")
-    fresh = offset_curves(common.run_curves(runs, "eval/success"), offset)
-    common.write_curve_table(args.results / f"{stem}_runs.csv", fresh, "eval/success")
-    curves = common.read_curves(args.results / f"{stem}_runs.csv")
-    videos = json.loads((data["human"] / "meta.json").read_text())
-    header = (
-        f"{args.env} from 48x48 pixels, frozen pretrained encoders: {args.steps} RL env steps per run + "
-        f"{offset} random robot frames for pretraining (x axis: both); human videos: "
-        f"{videos['num_episodes']} episodes of the expert with noise {args.noise} "
-        f"(success rate {videos['success_rate']:.2f}); "
-        f"pretrain: robot-only encoder {args.robot_pretrain}, video encoders {args.pretrain} "
-        f"(+ {args.paired} paired frames); "
-        f"final success = mean of the last {args.final_window} evaluations "
-        f"({args.eval_episodes} episodes each)"
-    )
-    lines = [
-        header,
-        *publish(args, curves, offset),
-        "",
-        "encoders' held-out scores:",
-        *encoder_lines(encoders),
-    ]
-    if args.extra:
-        lines.append(f"extra options: {args.extra}")
-    lines += ["", f"total wall time {time.perf_counter() - started:.0f} s"]
-    (args.results / f"{stem}.txt").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args, work, kept, started)
 
 
 if __name__ == "__main__":
