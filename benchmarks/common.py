@@ -82,6 +82,14 @@ KEPT_SUFFIXES = (".json", ".csv", ".txt")
 """A run directory's files that `keep_finished` keeps: config, logs, summary (not checkpoints)."""
 
 
+def copy_run(source: Path, target: Path, files: list[Path]) -> None:
+    """Copy `files` of the run directory `source` into `target`, its summary.json (the mark of a
+    finished run) last, so that a copy cut short never looks finished."""
+    target.mkdir(parents=True, exist_ok=True)
+    for file in sorted(files, key=lambda f: f == source / "summary.json"):
+        shutil.copy2(file, target / file.name)
+
+
 def keep_finished(work: Path, kept: Path) -> list[str]:
     """Copy the small files of each finished run work/METHOD/seed_S (one with a summary.json) to
     kept/METHOD/seed_S, where not kept before; returns the names of the newly kept runs. `kept` is
@@ -92,10 +100,7 @@ def keep_finished(work: Path, kept: Path) -> list[str]:
         target = kept / run_dir.parent.name / run_dir.name
         if (target / summary.name).exists():
             continue
-        target.mkdir(parents=True, exist_ok=True)
-        files = sorted(f for f in run_dir.iterdir() if f.is_file() and f.suffix in KEPT_SUFFIXES)
-        for file in sorted(files, key=lambda f: f == summary):  # the summary (finished mark) last
-            shutil.copy2(file, target / file.name)
+        copy_run(run_dir, target, [f for f in run_dir.iterdir() if f.is_file() and f.suffix in KEPT_SUFFIXES])
         names.append(f"{run_dir.parent.name}/{run_dir.name}")
     return names
 
@@ -108,9 +113,7 @@ def restore_finished(kept: Path, work: Path) -> list[Path]:
         target = work / summary.parent.parent.name / summary.parent.name
         if target.exists():
             continue
-        target.mkdir(parents=True)
-        for file in sorted(summary.parent.iterdir(), key=lambda f: f == summary):
-            shutil.copy2(file, target / file.name)
+        copy_run(summary.parent, target, list(summary.parent.iterdir()))
         restored.append(target)
     return restored
 

@@ -183,10 +183,13 @@ def restore_encoders(kept: Path, work: Path) -> None:
     from rlv.encoders import load_encoder
     from rlv.files import directory_fingerprint
 
+    fingerprints: dict[Path, str] = {}  # each dataset hashed once (every encoder saw the robot's)
     for encoder in sorted((kept / "encoders").glob("encoder_*.pt")):
         for item in load_encoder(encoder).meta["data"]:
             data = work / Path(item["path"]).name
-            if directory_fingerprint(data) != item["fingerprint"]:
+            if data not in fingerprints:
+                fingerprints[data] = directory_fingerprint(data)
+            if fingerprints[data] != item["fingerprint"]:
                 sys.exit(f"{data}: not the data {encoder} was pretrained on (another fingerprint); "
                          "move the kept runs and encoders away to start afresh")  # fmt: skip
         if not (work / encoder.name).exists():
@@ -232,14 +235,12 @@ def table_lines(args: Args, table: list[dict[str, object]], curves: Curves) -> l
     sac_never = float(sac["threshold_sac_final"]) <= 0  # every run reaches 0 at its first evaluation
     for row in table:
         seeds = row["seeds"]
-        to_sac_final = (
-            "n/a (SAC's final success is 0)"
+        to_sac_final = (  # two cells: steps and ratio
+            "n/a (SAC's final success is 0) | n/a"
             if sac_never
             else f"{steps_text(row['steps_to_sac_final'])} ({row['runs_reaching_sac_final']}/{seeds} runs) "
             f"| {row['ratio_sac_final']}"
         )
-        if sac_never:
-            to_sac_final += " | n/a"
         lines.append(
             f"| {row['method']} | {row['final_success_iqm']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] "
             f"| {to_sac_final} | {steps_text(row['steps_to_fixed'])} "
