@@ -12,8 +12,9 @@ Data (made once into --work/ENV, reused): --robot-episodes of the random policy 
 (the only env interaction before RL: its steps are added to every curve's x axis), --video-episodes
 of the scripted expert with --noise rendered in the human domain and, same seeds, in the robot
 domain, and --paired frames. Then three `rlv pretrain` encoders, then `rlv sweep` of the four rows
-(--seeds for sac and rlv, --reference-seeds for the other two; finished runs are kept, killed runs
-resume: run this again). Each finished run's config and logs are copied to
+(--seeds for sac and rlv, --reference-seeds for the other two; with --reference-seeds 0 the
+robot-domain videos and their encoder are not made; finished runs are kept, killed runs resume: run
+this again). Each finished run's config and logs are copied to
 results/vision_ENV_run_logs, with the three encoder files (committed; `--keep-only` copies what has
 finished so far and exits): a fresh checkout restores them instead of pretraining and running again,
 once the datasets it makes are the ones the encoders saw (same fingerprints: collection is seeded; a
@@ -103,8 +104,9 @@ def prepare_data(args: Args, work: Path) -> dict[str, Path]:
             ["--policy", "random", "--episodes", str(args.robot_episodes), "--seed", "100"],
         ),
         "human": ("human_videos", [*videos, "--domain", "human"]),
-        "robot_videos": ("robot_videos", [*videos, "--domain", "robot"]),
     }
+    if args.reference_seeds:
+        options["robot_videos"] = ("robot_videos", [*videos, "--domain", "robot"])
     if args.paired:
         options["pairs"] = ("pairs", ["--paired", str(args.paired)])
     jobs = [
@@ -118,14 +120,16 @@ def prepare_data(args: Args, work: Path) -> dict[str, Path]:
 
 
 def pretrain(args: Args, work: Path, data: dict[str, Path]) -> dict[str, Path]:
-    """The three encoders: robot frames only; + human videos; + robot videos (pairs with videos)."""
+    """The encoders: robot frames only; + human videos; + robot videos when the reference rows run
+    (pairs with videos)."""
     options = shlex.split(args.pretrain)
     pairs = ["--paired-dataset", str(data["pairs"])] if "pairs" in data else []
     inputs = {
         "encoder_robot": shlex.split(args.robot_pretrain),
         "encoder_human": [*options, "--videos", str(data["human"]), *pairs],
-        "encoder_robot_videos": [*options, "--videos", str(data["robot_videos"]), *pairs],
     }
+    if "robot_videos" in data:
+        inputs["encoder_robot_videos"] = [*options, "--videos", str(data["robot_videos"]), *pairs]
     encoders = {name: work / f"{name}.pt" for name in inputs}
     jobs = [
         (rlv_command("pretrain", "--robot", str(data["robot"]), *extra, "--out", str(encoders[name]),
@@ -138,22 +142,24 @@ def pretrain(args: Args, work: Path, data: dict[str, Path]) -> dict[str, Path]:
 
 
 def rows(args: Args, data: dict[str, Path], encoders: dict[str, Path]) -> dict[str, tuple[str, list[str]]]:
-    """{row: (preset, options)} of the four rows."""
+    """{row: (preset, options)} of the four rows (three without robot-domain videos)."""
     schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every), "--eval-episodes",
                 str(args.eval_episodes), "--checkpoint-every", "10000", *shlex.split(args.extra)]  # fmt: skip
     frozen = lambda name: ["--encoder", str(encoders[name]), "--encoder-mode", "frozen"]  # noqa: E731
-    return {
+    jobs = {
         "sac": (f"{args.env}-sac", [*schedule, *frozen("encoder_robot")]),
         "sac_video_encoder": (f"{args.env}-sac", [*schedule, *frozen("encoder_human")]),
         "rlv": (
             f"{args.env}-rlv",
             [*schedule, *frozen("encoder_human"), "--rlv.dataset", str(data["human"])],
         ),
-        "rlv_robot_videos": (
+    }
+    if "robot_videos" in data:
+        jobs["rlv_robot_videos"] = (
             f"{args.env}-rlv",
             [*schedule, *frozen("encoder_robot_videos"), "--rlv.dataset", str(data["robot_videos"])],
-        ),
-    }  # fmt: skip
+        )
+    return jobs
 
 
 def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> None:
@@ -318,7 +324,8 @@ def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
     missing = [f"{row} {len(runs.get(row, []))}/{seeds}" for row, seeds in planned.items()
                if len(runs.get(row, [])) < seeds]  # fmt: skip
     lines = [header, *publish(args, curves, offset), "", "encoders' held-out scores:"]
-    lines += encoder_lines({name: kept / "encoders" / f"{name}.pt" for name in ENCODERS})
+    made = {name: kept / "encoders" / f"{name}.pt" for name in ENCODERS}
+    lines += encoder_lines({name: path for name, path in made.items() if path.exists()})
     if args.extra:
         lines.append(f"extra options: {args.extra}")
     if missing:
