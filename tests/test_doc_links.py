@@ -74,4 +74,4 @@ def test_the_readme_test_command_is_what_ci_runs():
     assert "make test\n" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
     results = (ROOT / "docs" / "results.md").read_text()
-    assert "## Vision: the paper's push and drawer opening (in progress)" in results
+    assert "## Vision: the paper's push and drawer opening" in results
