@@ -1,29 +1,33 @@
 """The paper's vision experiment on one pipeline: pretrain the encoder offline, then RL on its frozen
 features, on push (or drawer-open) with human-domain videos. Only the data differs between rows:
 
-- sac: SAC, encoder pretrained on the robot's random frames only (no videos): "from scratch";
+- sac: SAC, encoder pretrained on the robot's frames only (no videos): "from scratch";
 - sac_video_encoder: SAC, encoder pretrained on the robot frames + the human videos (+ pairs):
   what the videos give the representation alone;
 - rlv: RLV with that encoder and the human videos (the paper's method);
 - rlv_robot_videos: RLV with robot-domain videos of the same episodes, its encoder pretrained on
   them (the no-shift reference).
 
-Data (made once into --work/ENV, reused): --robot-episodes of the random policy in the robot domain
-(the only env interaction before RL: its steps are added to every curve's x axis), --video-episodes
+Data (made once into --work/NAME, reused): --robot-episodes in the robot domain, of the random
+policy or, with --robot-noise below 1, of the scripted expert taking a random action with that
+probability (the only env interaction before RL: its steps are added to every curve's x axis); NAME
+is ENV, or ENV_robot-noiseX with --robot-noise X < 1, and names the results too. --video-episodes
 of the scripted expert with --noise rendered in the human domain and, same seeds, in the robot
 domain, and --paired frames. Then three `rlv pretrain` encoders, then `rlv sweep` of the four rows
 (--seeds for sac and rlv, --reference-seeds for the other two; with --reference-seeds 0 the
 robot-domain videos and their encoder are not made; finished runs are kept, killed runs resume: run
 this again). Each finished run's config and logs are copied to
-results/vision_ENV_run_logs, with the three encoder files (committed; `--keep-only` copies what has
+results/vision_NAME_run_logs, with the three encoder files (committed; `--keep-only` copies what has
 finished so far and exits): a fresh checkout restores them instead of pretraining and running again,
 once the datasets it makes are the ones the encoders saw (same fingerprints: collection is seeded; a
-mismatch stops with one line). Prints and writes results/vision_ENV.txt, .csv, _runs.csv, .png: final
+mismatch stops with one line). Prints and writes results/vision_NAME.txt, .csv, _runs.csv, .png: final
 success (IQM over seeds, 95% stratified bootstrap CI), env steps to reach SAC's final success and a
 fixed rate (median over seeds, ratio to SAC), runs that never succeed, the encoders' held-out scores.
 
     python benchmarks/vision_pretrained.py                     # push, the committed results
     python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0
+    python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0 \
+        --robot-noise 0.5 --eval-episodes 1               # pretrained on noisy-expert robot frames
     python benchmarks/vision_pretrained.py --replot            # tables and plot from _runs.csv
     python benchmarks/vision_pretrained.py --keep-only         # keep the runs finished so far
 """
@@ -53,13 +57,16 @@ class Args:
     env: str = "push"
     """Task: push or drawer-open (the paper's versions)."""
     steps: int = 100_000
-    """RL env steps per run (the random robot frames of pretraining come on top)."""
+    """RL env steps per run (the robot frames of pretraining come on top)."""
     seeds: int = 5
     """Seeds of sac (no videos) and rlv (human videos)."""
     reference_seeds: int = 3
     """Seeds of sac_video_encoder and rlv_robot_videos (0: leave them out)."""
     robot_episodes: int = 100
-    """Random-policy episodes in the robot domain: the encoders' robot frames with actions."""
+    """Robot-domain episodes before RL: the encoders' robot frames with actions."""
+    robot_noise: float = 1.0
+    """Policy of those episodes: the scripted expert taking a random action with this probability
+    (1.0: the random policy alone). Below 1 the data, runs and results get their own name."""
     video_episodes: int = 200
     """Episodes of the scripted expert, rendered as human-domain (and robot-domain) videos."""
     noise: float = 0.1
@@ -91,18 +98,37 @@ class Args:
     replot: bool = False
     """Only remake the tables and the plot from the committed per-run CSV, then exit."""
     keep_only: bool = False
-    """Only copy the finished runs' configs and logs to results/vision_ENV_run_logs, then exit."""
+    """Only copy the finished runs' configs and logs to results/vision_NAME_run_logs, then exit."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.robot_noise <= 1:
+            sys.exit(f"--robot-noise must be in [0, 1], got {self.robot_noise}")
+
+    @property
+    def name(self) -> str:
+        """The data's, runs' and results' name: the env, with the robot noise when it is below 1."""
+        return self.env if self.robot_noise >= 1 else f"{self.env}_robot-noise{self.robot_noise:g}"
+
+    @property
+    def robot_data(self) -> str:
+        """The robot frames' directory in the work directory (the kept encoders record its name)."""
+        return "robot_random" if self.robot_noise >= 1 else "robot_expert"
+
+    @property
+    def robot_policy(self) -> str:
+        """What made the robot frames, in words."""
+        return "the random policy" if self.robot_noise >= 1 else f"the expert with noise {self.robot_noise:g}"
 
 
 def prepare_data(args: Args, work: Path) -> dict[str, Path]:
-    """The datasets (made `workers` at a time where missing): robot random frames, human and robot
-    videos of the same episodes, pairs."""
+    """The datasets (made `workers` at a time where missing): robot frames, human and robot videos of
+    the same episodes, pairs."""
     videos = ["--policy", "expert", "--noise", str(args.noise), "--episodes", str(args.video_episodes)]
+    robot_policy = ["--policy", "random"]
+    if args.robot_noise < 1:
+        robot_policy = ["--policy", "expert", "--noise", str(args.robot_noise), "--domain", "robot"]
     options = {
-        "robot": (
-            "robot_random",
-            ["--policy", "random", "--episodes", str(args.robot_episodes), "--seed", "100"],
-        ),
+        "robot": (args.robot_data, [*robot_policy, "--episodes", str(args.robot_episodes), "--seed", "100"]),
         "human": ("human_videos", [*videos, "--domain", "human"]),
     }
     if args.reference_seeds:
@@ -269,7 +295,7 @@ def encoder_lines(encoders: dict[str, Path]) -> list[str]:
 
 def publish(args: Args, curves: Curves, offset: int) -> list[str]:
     """Write the table CSV, the plot and `rlv report`'s files; return the table's lines."""
-    stem = f"vision_{args.env}"
+    stem = f"vision_{args.name}"
     budget = args.steps + offset
     table = common.summarise(curves, args.final_window, args.fixed_threshold, budget, "success")
     common.write_rows(args.results / f"{stem}.csv", table)
@@ -300,8 +326,9 @@ def kept_runs(kept: Path) -> dict[str, list[Path]]:
 def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
     """Tables, plot and per-run CSV of every finished run in `kept` (all of them when the sweep is
     done; those so far otherwise); the datasets' metadata comes from `work`."""
-    stem = f"vision_{args.env}"
-    offset = json.loads((work / "robot_random" / "meta.json").read_text())["num_transitions"]
+    stem = f"vision_{args.name}"
+    robot = json.loads((work / args.robot_data / "meta.json").read_text())
+    offset = robot["num_transitions"]
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{stem}.json").write_text(json.dumps({"pretraining_env_steps": offset}) + "\n")
     runs = kept_runs(kept)
@@ -311,7 +338,8 @@ def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
     videos = json.loads((work / "human_videos" / "meta.json").read_text())
     header = (
         f"{args.env} from 48x48 pixels, frozen pretrained encoders: {args.steps} RL env steps per run + "
-        f"{offset} random robot frames for pretraining (x axis: both); human videos: "
+        f"{offset} robot frames for pretraining (x axis: both; {args.robot_policy}, success rate "
+        f"{robot['success_rate']:.2f}); human videos: "
         f"{videos['num_episodes']} episodes of the expert with noise {args.noise} "
         f"(success rate {videos['success_rate']:.2f}); "
         f"pretrain: robot-only encoder {args.robot_pretrain}, video encoders {args.pretrain} "
@@ -336,7 +364,7 @@ def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
 
 
 def main(args: Args) -> None:
-    stem = f"vision_{args.env}"
+    stem = f"vision_{args.name}"
     if args.replot:
         curves = common.read_curves(args.results / f"{stem}_runs.csv")
         offset = json.loads((args.results / f"{stem}.json").read_text())["pretraining_env_steps"]
@@ -345,7 +373,7 @@ def main(args: Args) -> None:
         print("\n".join(lines))
         return
     started = time.perf_counter()
-    work = args.work / args.env
+    work = args.work / args.name
     kept = args.results / f"{stem}_run_logs"
     if args.keep_only:
         keep_encoders(work, kept)
