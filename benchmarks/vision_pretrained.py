@@ -38,6 +38,7 @@ import json
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,18 +210,32 @@ def keep_encoders(work: Path, kept: Path) -> None:
             shutil.copy2(encoder, kept / "encoders" / encoder.name)
 
 
+def fingerprint_made_at(data: Path, made_at: str) -> str:
+    """The fingerprint `data` would have had, had it been collected into `made_at`: its meta.json
+    records the command that made it, so the same data collected elsewhere differs by that path."""
+    from rlv.files import directory_fingerprint
+
+    if str(data) == made_at or not (data / "meta.json").is_file():
+        return directory_fingerprint(data)
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / data.name
+        shutil.copytree(data, copy)
+        meta = copy / "meta.json"
+        meta.write_text(meta.read_text().replace(str(data), made_at))
+        return directory_fingerprint(copy)
+
+
 def restore_encoders(kept: Path, work: Path) -> None:
     """Copy kept encoder files that `work` lacks into it; exit with one line if a dataset they saw
     (by the name of its directory in `work`) now has other contents."""
     from rlv.encoders import load_encoder
-    from rlv.files import directory_fingerprint
 
     fingerprints: dict[Path, str] = {}  # each dataset hashed once (every encoder saw the robot's)
     for encoder in sorted((kept / "encoders").glob("encoder_*.pt")):
         for item in load_encoder(encoder).meta["data"]:
             data = work / Path(item["path"]).name
             if data not in fingerprints:
-                fingerprints[data] = directory_fingerprint(data)
+                fingerprints[data] = fingerprint_made_at(data, item["path"])
             if fingerprints[data] != item["fingerprint"]:
                 sys.exit(f"{data}: not the data {encoder} was pretrained on (another fingerprint); "
                          "move the kept runs and encoders away to start afresh")  # fmt: skip
