@@ -261,6 +261,18 @@ def check_encoders(work: Path) -> None:
             )
 
 
+def relocate_runs(work: Path) -> None:
+    """Point the configs of the runs in `work` that ran in another work directory (runs restored
+    from a checkout elsewhere) at this one: they record its absolute paths (own directory, encoder,
+    videos), which `rlv sweep` compares; the files here are the same (restore_encoders and
+    check_encoders compare fingerprints). The committed copies keep the paths they ran with."""
+    for config_file in sorted(work.glob("*/seed_*/config.json")):
+        text = config_file.read_text()
+        ran_in = str(Path(json.loads(text)["out"]).parent.parent)
+        if ran_in != str(work):
+            config_file.write_text(text.replace(ran_in, str(work)))
+
+
 def offset_curves(curves: Curves, offset: int) -> Curves:
     """The curves with the pretraining's env steps added to the x axis."""
     return {name: [(steps + offset, values) for steps, values in runs] for name, runs in curves.items()}
@@ -388,7 +400,7 @@ def main(args: Args) -> None:
         print("\n".join(lines))
         return
     started = time.perf_counter()
-    work = args.work / args.name
+    work = args.work.resolve() / args.name
     kept = args.results / f"{stem}_run_logs"
     if args.keep_only:
         keep_encoders(work, kept)
@@ -406,6 +418,7 @@ def main(args: Args) -> None:
     if restored:
         print(f"restored {len(restored)} finished runs from {kept}", flush=True)
     check_encoders(work)
+    relocate_runs(work)
     sweep(args, work, rows(args, data, encoders))
     common.keep_finished(work, kept)
     write_results(args, work, kept, started)
