@@ -60,6 +60,18 @@ def test_action_sources():
     assert metrics["stat/idm_obs_action_mse"] == pytest.approx(error)
 
 
+def test_clipped_labels_stay_in_the_action_box():
+    batch = obs_batch()
+    agent = make("rlv", clip_labels=True)
+    with torch.no_grad():  # an inverse model whose raw outputs leave the box
+        agent.idm.net[-1].bias.fill_(3.0)
+    raw = agent.idm(batch.obs, batch.next_obs)
+    assert raw.abs().max() > 1.0
+    actions, _ = agent.label_actions(batch)
+    torch.testing.assert_close(actions, raw.clamp(-1.0, 1.0))
+    assert not make("rlv").config.clip_labels  # off by default: the original's unclipped labels
+
+
 def record_critic_batch(agent: RLV | GAIfO) -> dict[str, RobotBatch]:
     """Make the agent's SAC learner record, under "batch", the batch its critic loss gets."""
     seen = {}

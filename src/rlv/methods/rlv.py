@@ -62,6 +62,9 @@ class RLVDataConfig:
     """Relabelled reward of every other observation transition."""
     action_source: Literal["idm", "oracle", "zero"] = "idm"
     """Actions for observation rows: inverse model (RLV), the dataset's true_actions (oracle), or zeros."""
+    clip_labels: bool = False
+    """Clip the inverse model's labels to the policy's action box [-1, 1]. Off (the original's
+    behaviour): the critic is also trained on actions outside it (docs/results.md, drawer opening)."""
     reward_source: Literal["relabel", "true"] = "relabel"
     """Rewards for observation rows: the sparse relabel rule (RLV) or the dataset's ground-truth rewards."""
     timelimit_done: bool = False
@@ -164,6 +167,8 @@ class RLV:
                 self.features(observation.next_obs),
             )
             action_hat = self.idm(obs_features, next_features)
+            if self.config.clip_labels:
+                action_hat = action_hat.clamp(-1.0, 1.0)
         elif self.config.action_source == "zero":
             action_hat = torch.zeros(len(observation.obs), self.act_dim, device=self.device)
         elif observation.true_action is None:
