@@ -53,6 +53,7 @@ RANGE_BAD: dict[str, list] = {
     "rlv.reward_scale": [NAN],
     "rlv.reward_bottom": [-math.inf],
     "rlv.action_source": ["guess"],
+    "rlv.clip_labels": [],
     "rlv.reward_source": ["made-up"],
     "rlv.timelimit_done": [],
     "rlv.alignment": ["magic"],
