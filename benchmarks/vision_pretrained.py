@@ -7,6 +7,8 @@ features, on push (or drawer-open) with human-domain videos. Only the data diffe
 - rlv: RLV with that encoder and the human videos (the paper's method);
 - rlv_robot_videos: RLV with robot-domain videos of the same episodes, its encoder pretrained on
   them (the no-shift reference).
+- with --variants ROW=OPTIONS: rows of rlv's runs with more `rlv train` options (e.g. clipped labels,
+  or an inverse model that also fits the pretraining's robot frames).
 
 Data (made once into --work/NAME, reused): --robot-episodes in the robot domain, of the random
 policy or, with --robot-noise below 1, of the scripted expert taking a random action with that
@@ -28,6 +30,9 @@ fixed rate (median over seeds, ratio to SAC), runs that never succeed, the encod
     python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0
     python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0 \
         --robot-noise 0.5 --eval-episodes 1               # pretrained on noisy-expert robot frames
+    python benchmarks/vision_pretrained.py --env drawer-open --seeds 3 --reference-seeds 0 \
+        --robot-noise 0.5 --eval-episodes 1 --variants rlv_clip=--rlv.clip-labels \
+        "rlv_clip_idm_data=--rlv.clip-labels --rlv.idm-dataset {robot_data}"  # + two rows
     python benchmarks/vision_pretrained.py --replot            # tables and plot from _runs.csv
     python benchmarks/vision_pretrained.py --keep-only         # keep the runs finished so far
 """
@@ -35,6 +40,7 @@ fixed rate (median over seeds, ratio to SAC), runs that never succeed, the encod
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 import time
@@ -50,6 +56,7 @@ from vision_kept import check_encoders, keep_encoders, relocate_runs, restore_en
 from rlv.experiments.plot import Curves, plot_curves
 
 ROOT = Path(__file__).resolve().parent
+ROWS = ("sac", "sac_video_encoder", "rlv", "rlv_robot_videos")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,10 @@ class Args:
     """A fixed success rate to reach, for a ratio that does not depend on where SAC ends."""
     extra: str = ""
     """More `rlv train` options for every run, one string."""
+    variants: tuple[str, ...] = ()
+    """More RLV rows, each `ROW=OPTIONS` (e.g. `rlv_clip=--rlv.clip-labels`): the rlv row's run with
+    these `rlv train` options added, --seeds seeds, started before rlv's (ROW: letters, digits, _);
+    `{robot_data}` in OPTIONS is the pretraining's robot frames (e.g. for --rlv.idm-dataset)."""
     workers: int = 2
     """Runs in parallel (one core each)."""
     work: Path = ROOT / "runs" / "vision"
@@ -103,6 +114,20 @@ class Args:
     def __post_init__(self) -> None:
         if not 0 <= self.robot_noise <= 1:
             sys.exit(f"--robot-noise must be in [0, 1], got {self.robot_noise}")
+        for variant in self.variants:
+            row, _, options = variant.partition("=")
+            if not re.fullmatch(r"\w+", row) or row in ROWS or not options.strip():
+                sys.exit(f"--variants: {variant!r} is not ROW=OPTIONS with a new row name and options")
+
+    @property
+    def variant_rows(self) -> dict[str, list[str]]:
+        """{row: its extra `rlv train` options} of --variants."""
+        return {row: shlex.split(options) for row, _, options in (v.partition("=") for v in self.variants)}
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        """Every row's name, in the tables' order: the variants after rlv."""
+        return (*ROWS[:3], *self.variant_rows, *ROWS[3:])
 
     @property
     def name(self) -> str:
@@ -168,7 +193,8 @@ def pretrain(args: Args, work: Path, data: dict[str, Path]) -> dict[str, Path]:
 
 
 def rows(args: Args, data: dict[str, Path], encoders: dict[str, Path]) -> dict[str, tuple[str, list[str]]]:
-    """{row: (preset, options)} of the four rows (three without robot-domain videos)."""
+    """{row: (preset, options)} of the four rows (three without robot-domain videos) and the
+    variants, in the order their trials start (a seed's variants before its rlv run)."""
     schedule = ["--total-steps", str(args.steps), "--eval-every", str(args.eval_every), "--eval-episodes",
                 str(args.eval_episodes), "--checkpoint-every", "10000", *shlex.split(args.extra)]  # fmt: skip
     frozen = lambda name: ["--encoder", str(encoders[name]), "--encoder-mode", "frozen"]  # noqa: E731
@@ -180,6 +206,13 @@ def rows(args: Args, data: dict[str, Path], encoders: dict[str, Path]) -> dict[s
             [*schedule, *frozen("encoder_human"), "--rlv.dataset", str(data["human"])],
         ),
     }
+    preset, options = jobs.pop("rlv")
+    for row, extra in args.variant_rows.items():
+        jobs[row] = (
+            preset,
+            [*options, *(word.replace("{robot_data}", str(data["robot"])) for word in extra)],
+        )
+    jobs["rlv"] = (preset, options)
     if "robot_videos" in data:
         jobs["rlv_robot_videos"] = (
             f"{args.env}-rlv",
@@ -193,7 +226,7 @@ def sweep(args: Args, work: Path, jobs: dict[str, tuple[str, list[str]]]) -> Non
     shared = min(args.seeds, args.reference_seeds)
     if shared:
         common.sweep(work, jobs, shared, [], args.workers)
-    main_rows = {name: jobs[name] for name in ("sac", "rlv")}
+    main_rows = {name: options for name, options in jobs.items() if name not in ROWS[1::2]}
     if args.seeds > shared:
         spec = {"methods": {n: {"preset": p, "options": o} for n, (p, o) in main_rows.items()},
                 "seeds": list(range(shared, args.seeds))}  # fmt: skip
@@ -264,16 +297,15 @@ def publish(args: Args, curves: Curves, offset: int) -> list[str]:
     return table_lines(args, table, curves)
 
 
-ROWS = ("sac", "sac_video_encoder", "rlv", "rlv_robot_videos")
 ENCODERS = ("encoder_robot", "encoder_human", "encoder_robot_videos")
 
 
-def kept_runs(kept: Path) -> dict[str, list[Path]]:
-    """{row: its finished runs in `kept`, by seed}, for the rows (in ROWS order) with any."""
+def kept_runs(kept: Path, rows: tuple[str, ...]) -> dict[str, list[Path]]:
+    """{row: its finished runs in `kept`, by seed}, for the `rows` (in that order) with any."""
     runs = {
         row: sorted((s.parent for s in kept.glob(f"{row}/seed_*/summary.json")),
                     key=lambda run: int(run.name.removeprefix("seed_")))
-        for row in ROWS
+        for row in rows
     }  # fmt: skip
     return {row: row_runs for row, row_runs in runs.items() if row_runs}
 
@@ -286,7 +318,7 @@ def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
     offset = robot["num_transitions"]
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{stem}.json").write_text(json.dumps({"pretraining_env_steps": offset}) + "\n")
-    runs = kept_runs(kept)
+    runs = kept_runs(kept, args.rows)
     fresh = offset_curves(common.run_curves(runs, "eval/success"), offset)
     common.write_curve_table(args.results / f"{stem}_runs.csv", fresh, "eval/success")
     curves = common.read_curves(args.results / f"{stem}_runs.csv")
@@ -302,8 +334,8 @@ def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
         f"final success = mean of the last {args.final_window} evaluations "
         f"({args.eval_episodes} episodes each)"
     )
-    planned = {"sac": args.seeds, "rlv": args.seeds} | dict.fromkeys(ROWS[1::2], args.reference_seeds)
-    planned = {row: planned[row] for row in ROWS if planned[row]}
+    planned = dict.fromkeys(args.rows, args.seeds) | dict.fromkeys(ROWS[1::2], args.reference_seeds)
+    planned = {row: seeds for row, seeds in planned.items() if seeds}
     missing = [f"{row} {len(runs.get(row, []))}/{seeds}" for row, seeds in planned.items()
                if len(runs.get(row, [])) < seeds]  # fmt: skip
     lines = [header, *publish(args, curves, offset), "", "encoders' held-out scores:"]
@@ -311,6 +343,9 @@ def write_results(args: Args, work: Path, kept: Path, started: float) -> None:
     lines += encoder_lines({name: path for name, path in made.items() if path.exists()})
     if args.extra:
         lines.append(f"extra options: {args.extra}")
+    lines += [f"row {row}: rlv's options + {shlex.join(extra)}" for row, extra in args.variant_rows.items()]
+    if any("{robot_data}" in variant for variant in args.variants):
+        lines.append("({robot_data}: the robot frames the encoders were pretrained on, counted above)")
     if missing:
         lines += ["", f"IN PROGRESS: runs finished so far (of those planned): {', '.join(missing)}"]
     lines += ["", f"wall time of this invocation {time.perf_counter() - started:.0f} s"]

@@ -72,14 +72,15 @@ def test_device_batches_equal_host_batches(device, obs_shape, dtype, capacity, m
         replay = ReplayBuffer(obs_shape, 2, capacity, seed=3, obs_dtype=dtype)
         observations, paired = image_streams(seed=11)
         samplers.append((replay, observations, paired))
-    host = BatchSampler(*samplers[0], device, on_device=False)
-    mirrored = BatchSampler(*samplers[1], device, on_device=True)
+    inverse = [image_streams(seed=12)[0] for _ in range(2)]  # another dataset, for an inverse model
+    host = BatchSampler(*samplers[0], device, on_device=False, inverse=inverse[0])
+    mirrored = BatchSampler(*samplers[1], device, on_device=True, inverse=inverse[1])
     rng = np.random.default_rng([capacity, max_length])
     for count, transition in enumerate(stream(rng, obs_shape, dtype, 4 * capacity + 30, max_length)):
         for replay, _, _ in samplers:
             replay.add(*transition)
         if count % 3 == 0:
-            assert_same_batches(host.sample(6, 5, 4), mirrored.sample(6, 5, 4))
+            assert_same_batches(host.sample(6, 5, 4, 3), mirrored.sample(6, 5, 4, 3))
         if count == 2 * capacity:  # restore the mirrored buffer from the host one's export
             source = samplers[0][0]
             part = source.export(source.total - source.size, source.total)
@@ -89,7 +90,7 @@ def test_device_batches_equal_host_batches(device, obs_shape, dtype, capacity, m
         replay.clear()
         for transition in stream(np.random.default_rng(1), obs_shape, dtype, 3, max_length):
             replay.add(*transition)
-    assert_same_batches(host.sample(6, 5, 4), mirrored.sample(6, 5, 4))
+    assert_same_batches(host.sample(6, 5, 4, 3), mirrored.sample(6, 5, 4, 3))
 
 
 def test_a_step_copies_only_the_new_transitions_and_the_row_numbers(monkeypatch):
@@ -128,8 +129,8 @@ def test_a_replay_too_large_for_the_device_is_one_line(monkeypatch):
 def force_device_sampling(monkeypatch):
     """Make the trainer sample through the device path on the CPU."""
 
-    def on_device(replay, observations, paired, device, on_device):
-        return BatchSampler(replay, observations, paired, device, on_device=True)
+    def on_device(replay, observations, paired, device, on_device, inverse=None):
+        return BatchSampler(replay, observations, paired, device, on_device=True, inverse=inverse)
 
     monkeypatch.setattr(rlv.run_setup, "BatchSampler", on_device)
 
@@ -144,12 +145,20 @@ PIXELS = {
 
 
 @pytest.mark.parametrize(
-    ("algo", "changes", "interrupt"), [("sac", {}, 470), ("rlv", {}, 470), ("sac", PIXELS, 330)]
+    ("algo", "changes", "interrupt"),
+    [("sac", {}, 470), ("rlv", {}, 470), ("rlv", {"idm_dataset": True}, 470), ("sac", PIXELS, 330)],
 )
 def test_a_run_sampled_on_the_device_matches_the_host_run_and_resumes_exactly(
     tmp_path, acrobot_dataset, algo, changes, interrupt, monkeypatch
 ):
+    changes = dict(changes)
+    idm_dataset = changes.pop("idm_dataset", False)
     reference = tiny_config(tmp_path / "host", algo, acrobot_dataset, **changes)
+    if idm_dataset:  # the inverse model's robot data, a stream of its own
+        rlv_options = dataclasses.replace(
+            reference.rlv, idm_dataset=acrobot_dataset, idm_dataset_batch_size=8
+        )
+        reference = dataclasses.replace(reference, rlv=rlv_options)
     train(reference)
     force_device_sampling(monkeypatch)
     mirrored = dataclasses.replace(reference, out=tmp_path / "device" / "run")

@@ -50,6 +50,8 @@ RANGE_BAD: dict[str, list] = {
     "rlv.max_episodes": [0, -2],
     "rlv.idm_hidden": [[-4]],
     "rlv.idm_lr": [0.0],
+    "rlv.idm_dataset": [],
+    "rlv.idm_dataset_batch_size": [0, -3],
     "rlv.reward_scale": [NAN],
     "rlv.reward_bottom": [-math.inf],
     "rlv.action_source": ["guess"],

@@ -47,9 +47,11 @@ class Batches(NamedTuple):
     """What one gradient step of a method gets: the streams its `MethodSpec` declares.
 
     robot: always (every method interacts); observations: only for methods that declare an
-    observation dataset; paired: only when paired frames are declared.
+    observation dataset; paired: only when paired frames are declared; inverse: robot transitions
+    of a dataset (true_action set) for an inverse model, only when such data is declared.
     """
 
     robot: RobotBatch
     observations: ObservationBatch | None = None
     paired: PairedBatch | None = None
+    inverse: ObservationBatch | None = None

@@ -27,7 +27,8 @@ from rlv.observation import ObservationKind
 @dataclass
 class Setup:
     """Everything a run needs, built and validated before its directory is touched: the streams
-    its method declares (robot replay always; observation and paired samplers when declared)."""
+    its method declares (robot replay always; observation, paired and inverse-model samplers when
+    declared)."""
 
     env: gym.Env
     eval_env: gym.Env
@@ -41,6 +42,8 @@ class Setup:
     streams: Streams = dataclasses.field(default_factory=Streams)
     encoder_file: EncoderFile | None = None
     """The pretrained encoder file the run uses (--encoder), if any."""
+    inverse: ObservationSampler | None = None
+    """Robot transitions with actions for the inverse model, when the method declares them."""
 
 
 def build(config: TrainConfig, run: Path | None = None) -> Setup:
@@ -53,12 +56,18 @@ def build(config: TrainConfig, run: Path | None = None) -> Setup:
     spec, options = method_spec(config.algo), method_options(config)
     streams = spec.streams(options)
     frozen = encoder_file if config.encoder_mode == "frozen" else None
+    env_dtype = np.dtype(env.observation_space.dtype)
     sampler = None
     if streams.observations is not None:
-        sampler = observation_sampler(streams, obs, config, frozen, np.dtype(env.observation_space.dtype))
+        sampler = observation_sampler(streams, obs, config, frozen, env_dtype)
     env_label = config.env if frozen is None else f"{config.env} with a frozen --encoder"
     spec.check(options, obs, sampler, env_label)
     paired = paired_sampler(streams, obs, config) if streams.paired is not None else None
+    inverse = None
+    if streams.inverse_data is not None:
+        inverse = inverse_sampler(
+            streams.inverse_data, obs, config, frozen, env_dtype, env.action_space.shape
+        )
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     act_dim = env.action_space.shape[0]
@@ -67,8 +76,10 @@ def build(config: TrainConfig, run: Path | None = None) -> Setup:
     explore_rng = np.random.default_rng(config.seed + 4)
     device = torch.device(config.device)
     on_device = config.sample_on_device and device.type != "cpu"
-    batches = BatchSampler(replay, sampler, paired, device, on_device)
-    return Setup(env, eval_env, agent, replay, sampler, explore_rng, batches, paired, streams, encoder_file)
+    batches = BatchSampler(replay, sampler, paired, device, on_device, inverse)
+    return Setup(
+        env, eval_env, agent, replay, sampler, explore_rng, batches, paired, streams, encoder_file, inverse
+    )
 
 
 def run_env(config: TrainConfig, seed: int, encoder_file: EncoderFile | None) -> gym.Env:
@@ -111,28 +122,60 @@ def observation_sampler(
     env's own observation dtype); with a frozen encoder, its frames are checked against the
     encoder's and replaced by their features."""
     assert streams.observations is not None
-    dataset = load_dataset(streams.observations, streams.max_episodes)
+    dataset = checked_dataset(streams.observations, streams.max_episodes, obs, config, frozen, env_dtype)
+    return ObservationSampler(dataset, seed=config.seed + 3, timelimit_done=streams.timelimit_done)
+
+
+def inverse_sampler(
+    path: Path,
+    obs: ObservationKind,
+    config: TrainConfig,
+    frozen: EncoderFile | None,
+    env_dtype: np.dtype,
+    action_shape: tuple[int, ...],
+) -> ObservationSampler:
+    """The declared robot transitions for the inverse model, checked like an observation dataset;
+    every episode must keep its actions, as wide as the env's."""
+    dataset = checked_dataset(path, None, obs, config, frozen, env_dtype)
+    for index, episode in enumerate(dataset.episodes):
+        if episode.true_actions is None:
+            raise RlvError(f"{path}: episode {index} has no actions; the inverse model's data needs them")
+        if episode.true_actions.shape[1:] != action_shape:
+            raise RlvError(
+                f"{path}: actions have shape {episode.true_actions.shape[1:]}, "
+                f"but {config.env} actions have shape {action_shape}"
+            )
+    return ObservationSampler(dataset, seed=config.seed + 6)
+
+
+def checked_dataset(
+    path: Path,
+    max_episodes: int | None,
+    obs: ObservationKind,
+    config: TrainConfig,
+    frozen: EncoderFile | None,
+    env_dtype: np.dtype | None,
+) -> Dataset:
+    """The dataset at `path` (its first `max_episodes`), checked against the env's observations;
+    with a frozen encoder, its frames are checked against the encoder's and replaced by their
+    features."""
+    dataset = load_dataset(path, max_episodes)
     meta = dataset.meta
     if frozen is not None:
         if dataset.meta["obs_dtype"] != "uint8":
-            raise RlvError(
-                f"{streams.observations}: a frozen --encoder needs uint8 frames, "
-                f"not {dataset.meta['obs_dtype']}"
-            )
-        check_frames(frozen, dataset.obs_shape, str(streams.observations))
+            raise RlvError(f"{path}: a frozen --encoder needs uint8 frames, not {dataset.meta['obs_dtype']}")
+        check_frames(frozen, dataset.obs_shape, str(path))
         dataset = encode_dataset(frozen.encoder, dataset)
     if dataset.obs_shape != obs.shape:
         raise RlvError(
-            f"{streams.observations}: observations have shape {dataset.obs_shape}, "
+            f"{path}: observations have shape {dataset.obs_shape}, "
             f"but {config.env} observations have shape {obs.shape}"
         )
     if obs.image and dataset.meta["obs_dtype"] != "uint8":
-        raise RlvError(
-            f"{streams.observations}: image observations must be uint8, not {dataset.meta['obs_dtype']}"
-        )
-    warn_other_env(streams.observations, meta, config.env, "dataset")
+        raise RlvError(f"{path}: image observations must be uint8, not {dataset.meta['obs_dtype']}")
+    warn_other_env(path, meta, config.env, "dataset")
     check_vector_dtype(dataset, obs, np.dtype(obs.dtype) if env_dtype is None else env_dtype, config.env)
-    return ObservationSampler(dataset, seed=config.seed + 3, timelimit_done=streams.timelimit_done)
+    return dataset
 
 
 def warn_other_env(path: Path, meta: dict[str, Any], env: str, what: str) -> None:

@@ -90,19 +90,21 @@ class Trainer:
 
     # ----------------------------------------------------------------- state
     def state_dict(self, at_episode_boundary: bool) -> dict[str, Any]:
-        env_rng = self.setup.env.unwrapped.np_random
+        rng = {
+            "torch": torch.get_rng_state(),
+            "explore": rng_state(self.setup.explore_rng),
+            "env": rng_state(self.setup.env.unwrapped.np_random),
+            "observation": rng_state(self.setup.sampler.rng) if self.setup.sampler else "",
+            "paired": rng_state(self.setup.paired.rng) if self.setup.paired else "",
+        }
+        if self.setup.inverse is not None:  # only then: the checkpoints of other runs keep their keys
+            rng["inverse"] = rng_state(self.setup.inverse.rng)
         return {
             "agent": self.setup.agent.state_dict(),
             "counters": dataclasses.asdict(self.counters),
             "last_checkpoint_due": self.last_checkpoint_due,
             "at_episode_boundary": at_episode_boundary,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "explore": rng_state(self.setup.explore_rng),
-                "env": rng_state(env_rng),
-                "observation": rng_state(self.setup.sampler.rng) if self.setup.sampler else "",
-                "paired": rng_state(self.setup.paired.rng) if self.setup.paired else "",
-            },
+            "rng": rng,
             "window": self.window.state_dict(),
             "episode_window": self.episode_window.state_dict(),
         }
@@ -118,6 +120,8 @@ class Trainer:
             set_rng_state(self.setup.sampler.rng, state["rng"]["observation"])
         if self.setup.paired is not None:
             set_rng_state(self.setup.paired.rng, state["rng"]["paired"])
+        if self.setup.inverse is not None:
+            set_rng_state(self.setup.inverse.rng, state["rng"]["inverse"])
         self.window.load_state_dict(state["window"])
         self.episode_window.load_state_dict(state["episode_window"])
 
@@ -260,7 +264,10 @@ class Trainer:
         """One gradient step of the agent on fresh batches of the streams its method declared."""
         setup, streams = self.setup, self.setup.streams
         batches = setup.batches.sample(
-            self.config.sac.batch_size, streams.obs_batch_size, streams.paired_batch_size
+            self.config.sac.batch_size,
+            streams.obs_batch_size,
+            streams.paired_batch_size,
+            streams.inverse_batch_size,
         )
         return setup.agent.update(batches)
 

@@ -141,14 +141,17 @@ class BatchSampler:
         paired: PairedSampler | None,
         device: torch.device,
         on_device: bool,
+        inverse: ObservationSampler | None = None,
     ) -> None:
         self.replay, self.observations, self.paired = replay, observations, paired
+        self.inverse = inverse
         self.device, self.on_device = device, on_device
         try:
             self.mirrors = (
                 DeviceReplay(replay, device),
                 observations and DeviceObservations(observations, device),
                 paired and DevicePaired(paired, device),
+                inverse and DeviceObservations(inverse, device),
             ) if on_device else None  # fmt: skip
         except torch.OutOfMemoryError as error:
             gigabytes = replay.nbytes / 2**30
@@ -157,17 +160,21 @@ class BatchSampler:
                 f"{device}'s memory; use --no-sample-on-device or a smaller --replay-size"
             ) from error
 
-    def sample(self, robot_rows: int, observation_rows: int, paired_rows: int) -> Batches:
+    def sample(
+        self, robot_rows: int, observation_rows: int, paired_rows: int, inverse_rows: int = 0
+    ) -> Batches:
         """Fresh batches of every stream the run has (robot always)."""
         if self.mirrors is None:
             return Batches(
                 self.replay.sample(robot_rows, self.device),
                 self.observations.sample(observation_rows, self.device) if self.observations else None,
                 self.paired.sample(paired_rows, self.device) if self.paired else None,
+                self.inverse.sample(inverse_rows, self.device) if self.inverse else None,
             )
-        replay, observations, paired = self.mirrors
+        replay, observations, paired, inverse = self.mirrors
         return Batches(
             replay.sample(robot_rows),
             observations.sample(observation_rows) if observations else None,
             paired.sample(paired_rows) if paired else None,
+            inverse.sample(inverse_rows) if inverse else None,
         )

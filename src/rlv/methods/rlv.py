@@ -5,7 +5,8 @@ shared encoder (the identity for state tasks) run once on the augmented union:
 
     1. a^ = d(f(o), f(o'))                    label the observation rows with the inverse model
     2. r^ = scale * done + bottom * (1 - done)   relabel their rewards (done: end of a successful video)
-    3. L_d = mean_b ||d(f(s), f(s')) - a||^2  fit the inverse model on the robot rows only
+    3. L_d = mean_b ||d(f(s), f(s')) - a||^2  fit the inverse model on the robot rows only (with
+       --rlv.idm-dataset: and on M rows of that robot dataset, which keeps its actions)
     4. SAC on the union  S = [s; o], A = [a; a^], R = [r; r^], D = [d; done]  (B + N rows); on
        images the transfer terms L_f (rlv.transfer) join the critic's loss in the encoder's step
     5. (images) the transfer step after the encoder's: the domain discriminator learns on the new
@@ -56,6 +57,13 @@ class RLVDataConfig:
     """Hidden widths of the inverse dynamics model d(o, o') -> a."""
     idm_lr: float = 3e-4
     """Adam learning rate of the inverse dynamics model."""
+    idm_dataset: Path | None = None
+    """Robot transitions that keep their actions (an rlv dataset, e.g. the robot frames an encoder
+    was pretrained on) that the inverse model also fits, `idm_dataset_batch_size` rows per step
+    beside the replay's rows. None (the original): the replay's rows only. Its frames are env steps
+    too: count them in the run's budget (docs/results.md, drawer opening)."""
+    idm_dataset_batch_size: int = 256
+    """Rows of --rlv.idm-dataset per inverse-model step."""
     reward_scale: float = 10.0
     """Relabelled reward of a done observation transition (the end of a successful video)."""
     reward_bottom: float = -1.0
@@ -139,7 +147,7 @@ class RLV:
         robot_encoded, obs_encoded = split_union(features, next_features, len(robot.obs))
         action_hat, metrics = self.label_actions(observation, obs_encoded)  # 1
         reward_hat = self.relabel_rewards(observation)  # 2
-        metrics |= self.update_inverse_model(robot, robot_encoded)  # 3
+        metrics |= self.update_inverse_model(robot, robot_encoded, batch.inverse)  # 3
         union = union_batch(robot, observation, action_hat, reward_hat)
         metrics |= self.update_sac(union, (features, next_features), robot, batch.paired)  # 4
         metrics |= self.after_encoder_step(features.detach(), len(robot.obs))  # 5
@@ -195,26 +203,36 @@ class RLV:
         return self.config.reward_scale * done + self.config.reward_bottom * (1.0 - done)
 
     def inverse_model_loss(
-        self, robot: RobotBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+        self, robot: RobotBatch, encoded: Encoded | None = None, extra: ObservationBatch | None = None
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Step 3's loss: L_d = MSE(d(f(s), f(s')), a) on the B robot rows only (f not trained by
-        it). `encoded`: detached (f(s), f(s')), each (B, feature_dim), when already computed
-        (default: encode the augmented rows)."""
-        if encoded is None:
-            encoded = (
-                self.features(self.sac.augment(robot.obs)),
-                self.features(self.sac.augment(robot.next_obs)),
+        it), and on the M `extra` robot rows of --rlv.idm-dataset (their true_action) when given.
+        `encoded`: detached (f(s), f(s')), each (B, feature_dim), when already computed (default:
+        encode the augmented rows)."""
+        features, next_features = encoded or self.encode_augmented(robot.obs, robot.next_obs)
+        action = robot.action
+        if extra is not None:
+            assert extra.true_action is not None, "the inverse model's dataset keeps its actions"
+            extra_features, extra_next = self.encode_augmented(extra.obs, extra.next_obs)
+            features, next_features = (
+                torch.cat([features, extra_features]),
+                torch.cat([next_features, extra_next]),
             )
-        predicted = self.idm(*encoded)
-        assert predicted.shape == robot.action.shape, (predicted.shape, robot.action.shape)
-        loss = F.mse_loss(predicted, robot.action)
+            action = torch.cat([action, extra.true_action])
+        predicted = self.idm(features, next_features)
+        assert predicted.shape == action.shape, (predicted.shape, action.shape)
+        loss = F.mse_loss(predicted, action)
         return loss, {"loss/idm": loss.item()}
 
+    def encode_augmented(self, obs: torch.Tensor, next_obs: torch.Tensor) -> Encoded:
+        """Detached features (rows, feature_dim) of augmented rows and of their next observations."""
+        return self.features(self.sac.augment(obs)), self.features(self.sac.augment(next_obs))
+
     def update_inverse_model(
-        self, robot: RobotBatch, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+        self, robot: RobotBatch, encoded: Encoded | None = None, extra: ObservationBatch | None = None
     ) -> dict[str, float]:
-        """Step 3: one step of the inverse model on L_d."""
-        loss, metrics = self.inverse_model_loss(robot, encoded)
+        """Step 3: one step of the inverse model on L_d (robot rows, and the dataset's `extra` rows)."""
+        loss, metrics = self.inverse_model_loss(robot, encoded, extra)
         self.idm_optim.zero_grad(set_to_none=True)
         loss.backward()
         self.idm_optim.step()
@@ -312,6 +330,7 @@ RANGES = {
     "max_episodes": at_least(1),
     "idm_hidden": widths,
     "idm_lr": positive,
+    "idm_dataset_batch_size": at_least(1),
     **transfer_config.RANGES,
 }
 """Allowed range of each RLV option (None values of optional ones are not checked)."""
@@ -339,7 +358,7 @@ def check(options: RLVConfig, obs: ObservationKind, sampler: ObservationSampler 
 
 
 def streams(options: RLVConfig) -> Streams:
-    """Robot replay + the observation dataset (+ paired frames when given)."""
+    """Robot replay + the observation dataset (+ paired frames, the inverse model's data: when given)."""
     return Streams(
         observations=options.dataset,
         obs_batch_size=options.obs_batch_size,
@@ -347,6 +366,8 @@ def streams(options: RLVConfig) -> Streams:
         timelimit_done=options.timelimit_done,
         paired=options.paired_dataset,
         paired_batch_size=options.paired_batch_size,
+        inverse_data=options.idm_dataset,
+        inverse_batch_size=options.idm_dataset_batch_size if options.idm_dataset else 0,
     )
 
 

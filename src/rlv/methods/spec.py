@@ -50,7 +50,8 @@ class Streams:
     observations: an action-free dataset directory, sampled `obs_batch_size` rows per step
     (`max_episodes`: only its first N episodes; `timelimit_done`: the last transition of every
     episode is done, not only of successful ones). paired: paired robot/human frames, sampled
-    `paired_batch_size` per step. None: the stream is not used.
+    `paired_batch_size` per step. inverse_data: robot transitions that keep their actions, for
+    the inverse model, sampled `inverse_batch_size` rows per step. None: the stream is not used.
     """
 
     observations: Path | None = None
@@ -59,6 +60,8 @@ class Streams:
     timelimit_done: bool = False
     paired: Path | None = None
     paired_batch_size: int = 0
+    inverse_data: Path | None = None
+    inverse_batch_size: int = 0
 
 
 @dataclass(frozen=True)

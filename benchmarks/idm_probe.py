@@ -1,0 +1,130 @@
+"""Which robot frames RLV's inverse model must fit to label the human videos: an offline screen.
+
+A fresh inverse model, as RLV builds it (--rlv.idm-hidden, --rlv.idm-lr, batch 256), on a frozen
+pretrained encoder's features, fits robot transitions of (a) the random policy (what RLV's replay
+holds early on, and mostly later: the policy rarely reaches the drawer), (b) the noisy expert of
+the encoder's pretraining (`vision_pretrained.py --robot-noise`), (c) both; it is scored on the
+human videos' true actions: MSE (raw, and clipped to the action box [-1, 1]) beside chance (always
+guessing their mean action) and the share of labels outside the box. Reads the datasets and encoder
+of a vision_pretrained.py work directory (run it first); collects the random-policy episodes into
+it (seeded, once). Prints and writes results/idm_probe_NAME.txt.
+
+    python benchmarks/idm_probe.py            # drawer-open, encoders pretrained on noise-0.5 frames
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import common
+import numpy as np
+import torch
+import tyro
+from common import rlv_command
+from torch.nn import functional as F  # noqa: N812
+
+from rlv.data.dataset import load_dataset
+from rlv.encoders import encode_dataset, load_encoder
+from rlv.methods.rlv import RLVConfig
+from rlv.nets import InverseModel
+
+ROOT = Path(__file__).resolve().parent
+Transitions = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""Features of o (M, D), of o' (M, D) and the true actions (M, act_dim)."""
+
+
+@dataclass(frozen=True)
+class Args:
+    env: str = "drawer-open"
+    """The task of the vision benchmark's work directory."""
+    name: str = "drawer-open_robot-noise0.5"
+    """Its name (ENV or ENV_robot-noiseX): the directory under --work and the results' name."""
+    encoder: str = "encoder_human"
+    """The encoder file (without .pt) whose frozen features the inverse model reads."""
+    random_episodes: int = 100
+    """Episodes of the random policy to collect (as many as the pretraining's robot episodes)."""
+    checkpoints: tuple[int, ...] = (1000, 3000, 10000)
+    """Inverse-model updates after which it is scored (the last is the run's length)."""
+    batch_size: int = 256
+    """Transitions per update."""
+    work: Path = ROOT / "runs" / "vision"
+    results: Path = ROOT / "results"
+
+
+def transitions(encoder: torch.nn.Module, path: Path) -> Transitions:
+    """Every transition of the dataset at `path`, its frames replaced by their features."""
+    dataset = encode_dataset(encoder, load_dataset(path))
+    obs = np.concatenate([episode.obs[:-1] for episode in dataset.episodes])
+    next_obs = np.concatenate([episode.obs[1:] for episode in dataset.episodes])
+    actions = np.concatenate([episode.true_actions for episode in dataset.episodes])
+    return torch.from_numpy(obs), torch.from_numpy(next_obs), torch.from_numpy(actions).float()
+
+
+def fit_and_score(train: Transitions, human: Transitions, args: Args) -> list[dict[str, float]]:
+    """Fit a fresh inverse model on `train`; its scores on `human` at each of `args.checkpoints`."""
+    torch.manual_seed(0)
+    options = RLVConfig()
+    idm = InverseModel(train[0].shape[1], train[2].shape[1], options.idm_hidden)
+    optimizer = torch.optim.Adam(idm.parameters(), lr=options.idm_lr)
+    chance = (human[2] - human[2].mean(dim=0)).pow(2).mean().item()
+    scores = []
+    for update in range(1, max(args.checkpoints) + 1):
+        rows = torch.randint(len(train[0]), (args.batch_size,))
+        loss = F.mse_loss(idm(train[0][rows], train[1][rows]), train[2][rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if update in args.checkpoints:
+            with torch.no_grad():
+                labels = idm(human[0], human[1])
+            scores.append({
+                "updates": update,
+                "mse": F.mse_loss(labels, human[2]).item(),
+                "mse_clipped": F.mse_loss(labels.clamp(-1.0, 1.0), human[2]).item(),
+                "chance": chance,
+                "outside": (labels.abs() > 1.0).any(dim=1).float().mean().item(),
+            })  # fmt: skip
+    return scores
+
+
+def main(args: Args) -> None:
+    started = time.perf_counter()
+    torch.set_num_threads(1)
+    work = args.work.resolve() / args.name
+    random_data = work / "robot_random_probe"
+    if not (random_data / "meta.json").exists():
+        command = rlv_command("collect", "--env", args.env, "--policy", "random", "--episodes",
+                              str(args.random_episodes), "--seed", "7", "--out", str(random_data),
+                              "--overwrite", "--no-progress")  # fmt: skip
+        common.run(command, work / "logs" / "collect_robot_random_probe.log")
+    encoder = load_encoder(work / f"{args.encoder}.pt").encoder
+    human = transitions(encoder, work / "human_videos")
+    random, expert = transitions(encoder, random_data), transitions(encoder, work / "robot_expert")
+    sources = {
+        f"random policy ({len(random[0])} transitions)": random,
+        f"noisy expert, the pretraining's ({len(expert[0])})": expert,
+        "both": tuple(torch.cat(pair) for pair in zip(random, expert, strict=True)),
+    }
+    lines = [
+        f"{args.name}: a fresh inverse model on the frozen features of {args.encoder}.pt, scored on the "
+        f"{len(human[0])} human-video transitions' true actions",
+        "",
+        "| robot frames it fits | updates | MSE | MSE clipped to [-1, 1] | chance | labels outside the box |",
+        "|---|---|---|---|---|---|",
+    ]
+    for source, train in sources.items():
+        for score in fit_and_score(train, human, args):
+            lines.append(
+                f"| {source} | {score['updates']} | {score['mse']:.3f} | {score['mse_clipped']:.3f} "
+                f"| {score['chance']:.3f} | {score['outside']:.2f} |"
+            )
+    lines += ["", f"wall time {time.perf_counter() - started:.0f} s (one thread)"]
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"idm_probe_{args.name}.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
