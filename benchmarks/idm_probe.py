@@ -2,18 +2,23 @@
 
 A fresh inverse model, as RLV builds it (--rlv.idm-hidden, --rlv.idm-lr, batch 256), on a frozen
 pretrained encoder's features, fits robot transitions of (a) the random policy (what RLV's replay
-holds early on, and mostly later: the policy rarely reaches the drawer), (b) the noisy expert of
-the encoder's pretraining (`vision_pretrained.py --robot-noise`), (c) both; it is scored on the
+holds early on), (b) the noisy expert of
+the encoder's pretraining (`vision_pretrained.py --robot-noise`), (c) both, and with --replay-run
+(d) an RL run's replay, alone and mixed with (b) in two proportions; it is scored on the
 human videos' true actions: MSE (raw, and clipped to the action box [-1, 1]) beside chance (always
 guessing their mean action) and the share of labels outside the box. Reads the datasets and encoder
 of a vision_pretrained.py work directory (run it first); collects the random-policy episodes into
 it (seeded, once). Prints and writes results/idm_probe_NAME.txt.
 
     python benchmarks/idm_probe.py            # drawer-open, encoders pretrained on noise-0.5 frames
+    python benchmarks/idm_probe.py --replay-run \
+        benchmarks/runs/vision/drawer-open_robot-noise0.5/rlv_clip_idm_data/seed_0
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,9 @@ class Args:
     """Inverse-model updates after which it is scored (the last is the run's length)."""
     batch_size: int = 256
     """Transitions per update."""
+    replay_run: Path | None = None
+    """A finished run on this encoder's frozen features (RLV with --rlv.idm-dataset, say): its
+    replay is fitted too, alone and mixed with the noisy expert's frames in two proportions."""
     work: Path = ROOT / "runs" / "vision"
     results: Path = ROOT / "results"
 
@@ -62,17 +70,23 @@ def transitions(encoder: torch.nn.Module, path: Path) -> Transitions:
     return torch.from_numpy(obs), torch.from_numpy(next_obs), torch.from_numpy(actions).float()
 
 
-def fit_and_score(train: Transitions, human: Transitions, args: Args) -> list[dict[str, float]]:
-    """Fit a fresh inverse model on `train`; its scores on `human` at each of `args.checkpoints`."""
+Mixture = list[tuple[Transitions, int]]
+"""Parts of each update's batch: (transitions, rows drawn from them)."""
+
+
+def fit_and_score(mixture: Mixture, human: Transitions, args: Args) -> list[dict[str, float]]:
+    """Fit a fresh inverse model on batches drawn from `mixture`; its scores on `human` at each
+    of `args.checkpoints`."""
     torch.manual_seed(0)
     options = RLVConfig()
-    idm = InverseModel(train[0].shape[1], train[2].shape[1], options.idm_hidden)
+    idm = InverseModel(human[0].shape[1], human[2].shape[1], options.idm_hidden)
     optimizer = torch.optim.Adam(idm.parameters(), lr=options.idm_lr)
     chance = (human[2] - human[2].mean(dim=0)).pow(2).mean().item()
     scores = []
     for update in range(1, max(args.checkpoints) + 1):
-        rows = torch.randint(len(train[0]), (args.batch_size,))
-        loss = F.mse_loss(idm(train[0][rows], train[1][rows]), train[2][rows])
+        parts = [(part, torch.randint(len(part[0]), (rows,))) for part, rows in mixture]
+        obs, next_obs, action = (torch.cat([part[i][rows] for part, rows in parts]) for i in range(3))
+        loss = F.mse_loss(idm(obs, next_obs), action)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -89,6 +103,40 @@ def fit_and_score(train: Transitions, human: Transitions, args: Args) -> list[di
     return scores
 
 
+def replay_transitions(run: Path, fingerprint: str) -> Transitions:
+    """A run's final replay as transitions (as many uniform draws as it holds); the run must have
+    used the encoder file of `fingerprint`, frozen (its replay then holds that encoder's features)."""
+    from rlv.data.replay_files import open_replay
+
+    record = json.loads((run / "encoder.json").read_text())
+    if record["fingerprint"] != fingerprint or record["mode"] != "frozen":
+        sys.exit(f"--replay-run {run}: it did not run on this encoder file, frozen ({record['path']})")
+    replay = open_replay(run / "checkpoints" / "final", run / "replay")
+    batch = replay.sample(replay.size, torch.device("cpu"))
+    return batch.obs, batch.next_obs, batch.action
+
+
+def sources(args: Args, random: Transitions, expert: Transitions, fingerprint: str) -> dict[str, Mixture]:
+    """{name: mixture} of the robot frames each inverse model fits."""
+    rows = args.batch_size
+    mixtures = {
+        f"random policy ({len(random[0])} transitions)": [(random, rows)],
+        f"noisy expert, the pretraining's ({len(expert[0])})": [(expert, rows)],
+        "random + noisy expert, 1:1 per batch": [(random, rows // 2), (expert, rows // 2)],
+    }
+    if args.replay_run is not None:
+        replay = replay_transitions(args.replay_run, fingerprint)
+        mixtures |= {
+            f"an RL run's replay ({len(replay[0])})": [(replay, rows)],
+            "replay + noisy expert, 1:1 (idm-dataset batch = robot batch)": [
+                (replay, rows // 2),
+                (expert, rows // 2),
+            ],
+            "replay + noisy expert, 1:3": [(replay, rows // 4), (expert, 3 * rows // 4)],
+        }
+    return mixtures
+
+
 def main(args: Args) -> None:
     started = time.perf_counter()
     torch.set_num_threads(1)
@@ -99,14 +147,10 @@ def main(args: Args) -> None:
                               str(args.random_episodes), "--seed", "7", "--out", str(random_data),
                               "--overwrite", "--no-progress")  # fmt: skip
         common.run(command, work / "logs" / "collect_robot_random_probe.log")
-    encoder = load_encoder(work / f"{args.encoder}.pt").encoder
+    encoder_file = load_encoder(work / f"{args.encoder}.pt")
+    encoder = encoder_file.encoder
     human = transitions(encoder, work / "human_videos")
     random, expert = transitions(encoder, random_data), transitions(encoder, work / "robot_expert")
-    sources = {
-        f"random policy ({len(random[0])} transitions)": random,
-        f"noisy expert, the pretraining's ({len(expert[0])})": expert,
-        "both": tuple(torch.cat(pair) for pair in zip(random, expert, strict=True)),
-    }
     lines = [
         f"{args.name}: a fresh inverse model on the frozen features of {args.encoder}.pt, scored on the "
         f"{len(human[0])} human-video transitions' true actions",
@@ -114,8 +158,10 @@ def main(args: Args) -> None:
         "| robot frames it fits | updates | MSE | MSE clipped to [-1, 1] | chance | labels outside the box |",
         "|---|---|---|---|---|---|",
     ]
-    for source, train in sources.items():
-        for score in fit_and_score(train, human, args):
+    if args.replay_run is not None:
+        lines.insert(1, f"replay: the final replay of the run {args.replay_run}")
+    for source, mixture in sources(args, random, expert, encoder_file.fingerprint).items():
+        for score in fit_and_score(mixture, human, args):
             lines.append(
                 f"| {source} | {score['updates']} | {score['mse']:.3f} | {score['mse_clipped']:.3f} "
                 f"| {score['chance']:.3f} | {score['outside']:.2f} |"
