@@ -54,6 +54,9 @@ class Args:
     """Inverse-model updates after which it is scored (the last is the run's length)."""
     batch_size: int = 256
     """Transitions per update."""
+    weight_decay: float = 0.0
+    """Decoupled weight decay of the inverse model's optimiser (AdamW; 0: Adam, as RLV); above 0 the
+    results file's name ends in _wdX."""
     replay_run: Path | None = None
     """A finished run on this encoder's frozen features (RLV with --rlv.idm-dataset, say): its
     replay is fitted too, alone and mixed with the noisy expert's frames in two proportions."""
@@ -80,7 +83,11 @@ def fit_and_score(mixture: Mixture, human: Transitions, args: Args) -> list[dict
     torch.manual_seed(0)
     options = RLVConfig()
     idm = InverseModel(human[0].shape[1], human[2].shape[1], options.idm_hidden)
-    optimizer = torch.optim.Adam(idm.parameters(), lr=options.idm_lr)
+    optimizer = (
+        torch.optim.AdamW(idm.parameters(), lr=options.idm_lr, weight_decay=args.weight_decay)
+        if args.weight_decay > 0
+        else torch.optim.Adam(idm.parameters(), lr=options.idm_lr)
+    )
     chance = (human[2] - human[2].mean(dim=0)).pow(2).mean().item()
     scores = []
     for update in range(1, max(args.checkpoints) + 1):
@@ -153,7 +160,8 @@ def main(args: Args) -> None:
     random, expert = transitions(encoder, random_data), transitions(encoder, work / "robot_expert")
     lines = [
         f"{args.name}: a fresh inverse model on the frozen features of {args.encoder}.pt, scored on the "
-        f"{len(human[0])} human-video transitions' true actions",
+        f"{len(human[0])} human-video transitions' true actions"
+        + (f"; AdamW, weight decay {args.weight_decay:g}" if args.weight_decay > 0 else ""),
         "",
         "| robot frames it fits | updates | MSE | MSE clipped to [-1, 1] | chance | labels outside the box |",
         "|---|---|---|---|---|---|",
@@ -168,7 +176,8 @@ def main(args: Args) -> None:
             )
     lines += ["", f"wall time {time.perf_counter() - started:.0f} s (one thread)"]
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"idm_probe_{args.name}.txt").write_text("\n".join(lines) + "\n")
+    suffix = f"_wd{args.weight_decay:g}" if args.weight_decay > 0 else ""
+    (args.results / f"idm_probe_{args.name}{suffix}.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
