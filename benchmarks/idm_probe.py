@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import common
-import numpy as np
 import torch
 import tyro
 from common import rlv_command
 from torch.nn import functional as F  # noqa: N812
 
 from rlv.data.dataset import load_dataset
+from rlv.data.replay import ObservationSampler
 from rlv.encoders import encode_dataset, load_encoder
 from rlv.methods.rlv import RLVConfig
 from rlv.nets import InverseModel
@@ -66,11 +66,13 @@ class Args:
 
 def transitions(encoder: torch.nn.Module, path: Path) -> Transitions:
     """Every transition of the dataset at `path`, its frames replaced by their features."""
-    dataset = encode_dataset(encoder, load_dataset(path))
-    obs = np.concatenate([episode.obs[:-1] for episode in dataset.episodes])
-    next_obs = np.concatenate([episode.obs[1:] for episode in dataset.episodes])
-    actions = np.concatenate([episode.true_actions for episode in dataset.episodes])
-    return torch.from_numpy(obs), torch.from_numpy(next_obs), torch.from_numpy(actions).float()
+    sampler = ObservationSampler(encode_dataset(encoder, load_dataset(path)), seed=0)
+    assert sampler.true_action is not None, f"{path} keeps its actions"
+    return (
+        torch.from_numpy(sampler.obs),
+        torch.from_numpy(sampler.next_obs),
+        torch.from_numpy(sampler.true_action),
+    )
 
 
 Mixture = list[tuple[Transitions, int]]

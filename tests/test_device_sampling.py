@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_config
+from test_idm_dataset import with_idm_dataset
 from test_replay import stream
 from test_train import assert_same_state, final_agent, rows, train_interrupted_at
 
@@ -155,10 +156,7 @@ def test_a_run_sampled_on_the_device_matches_the_host_run_and_resumes_exactly(
     idm_dataset = changes.pop("idm_dataset", False)
     reference = tiny_config(tmp_path / "host", algo, acrobot_dataset, **changes)
     if idm_dataset:  # the inverse model's robot data, a stream of its own
-        rlv_options = dataclasses.replace(
-            reference.rlv, idm_dataset=acrobot_dataset, idm_dataset_batch_size=8
-        )
-        reference = dataclasses.replace(reference, rlv=rlv_options)
+        reference = with_idm_dataset(reference, acrobot_dataset, batch_size=8)
     train(reference)
     force_device_sampling(monkeypatch)
     mirrored = dataclasses.replace(reference, out=tmp_path / "device" / "run")
